@@ -1,0 +1,5 @@
+import sys
+
+from cog.cli import main
+
+sys.exit(main())
