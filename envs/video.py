@@ -1,0 +1,37 @@
+"""Writing rollouts as GIFs a person can look at, atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import imageio.v2 as imageio
+import numpy as np
+
+
+def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int = 8,
+             upscale_to: int = 0) -> Path:
+    """Saves HxWx3 uint8 frames as a looping GIF. ``upscale_to`` > 0 enlarges each frame with
+    nearest-neighbour (48x48 frames are unreadable at their native size)."""
+    if len(frames) == 0:
+        raise ValueError("no frames to write")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    images = []
+    for f in frames:
+        f = np.asarray(f, dtype=np.uint8)
+        if upscale_to and f.shape[0] != upscale_to:
+            f = cv2.resize(f, (upscale_to, upscale_to), interpolation=cv2.INTER_NEAREST)
+        images.append(f)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".gif")
+    os.close(fd)
+    try:
+        imageio.mimsave(tmp, images, format="GIF", duration=1.0 / fps, loop=0)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out

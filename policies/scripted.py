@@ -1,0 +1,307 @@
+"""Scripted experts: state machines over the env's privileged ``info``.
+
+Each expert is a list of stages. A stage looks at ``info`` and either returns a clean action or
+says it is finished, and the next stage takes over in the same step. Movement is
+(target - end effector) x gain, as in COG's experts; Gaussian noise of configurable std is added to
+every action dimension, and the result is clipped to +-0.9.
+
+Every expert ends where the next skill's task env begins: drawer-opening finishes with the drawer
+open and the arm back at neutral (the grasp task's initial state); grasping finishes holding the
+object up high (the place task's initial state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from envs.constants import POS_STEP_M
+
+Info = dict[str, Any]
+Stage = Callable[[Info], "np.ndarray | None"]
+
+GAIN = 1.0 / POS_STEP_M  # 1 action unit per step-length of error
+OPEN, CLOSE, HOLD = 1.0, -1.0, 0.0
+HANDLE_GAP_OFFSET = 0.013  # from the handle bar centre into the gap behind it (gap centre is 19 mm)
+ABOVE = 0.07  # approach height above a grasp or handle target
+
+
+def _action(delta_xyz: np.ndarray, gripper: float = HOLD, neutral: bool = False) -> np.ndarray:
+    a = np.zeros(8, dtype=np.float64)
+    a[:3] = np.clip(delta_xyz * GAIN, -1.0, 1.0)
+    a[6] = gripper
+    a[7] = 1.0 if neutral else 0.0
+    return a
+
+
+class ScriptedExpert:
+    """Base class: runs ``self.stages`` in order and adds seeded Gaussian noise."""
+
+    name = "expert"
+    success_key = "is_success"  # the info flag that means this expert did its job
+
+    def __init__(self, noise: float = 0.1, seed: int | None = None):
+        if not (np.isfinite(noise) and noise >= 0):
+            raise ValueError(f"noise must be a finite std >= 0, got {noise!r}")
+        self.noise = float(noise)
+        self._seed = seed
+        self._rng = np.random.default_rng(seed)
+        self.stages: list[Stage] = self.build_stages()
+        self._stage = 0
+        self._steps_in_stage = 0
+        self.memory: dict[str, Any] = {}
+
+    def build_stages(self) -> list[Stage]:
+        raise NotImplementedError
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self.stages = self.build_stages()
+        self._stage = 0
+        self._steps_in_stage = 0
+        self.memory = {}
+
+    @property
+    def done(self) -> bool:
+        return self._stage >= len(self.stages)
+
+    def clean_action(self, info: Info) -> np.ndarray:
+        while self._stage < len(self.stages):
+            a = self.stages[self._stage](info)
+            if a is not None:
+                self._steps_in_stage += 1
+                return a
+            self._stage += 1
+            self._steps_in_stage = 0
+        return np.zeros(8)  # finished: stay still
+
+    def act(self, obs: dict[str, np.ndarray], info: Info) -> np.ndarray:
+        a = self.clean_action(info)
+        if self.noise > 0:
+            a = a + self._rng.normal(0.0, self.noise, size=8)
+        return np.clip(a, -0.9, 0.9).astype(np.float32)
+
+    # --- stage builders -------------------------------------------------------------------------
+    def move(
+        self, target_fn: Callable[[Info], np.ndarray], gripper: float = HOLD, tol: float = 0.01,
+        max_steps: int = 15,
+    ) -> Stage:
+        def stage(info: Info):
+            err = target_fn(info) - info["ee_pos"]
+            if np.linalg.norm(err) < tol or self._steps_in_stage >= max_steps:
+                return None
+            return _action(err, gripper)
+
+        return stage
+
+    def gripper(self, value: float) -> Stage:
+        def stage(info: Info):
+            if self._steps_in_stage >= 1:
+                return None
+            return _action(np.zeros(3), value)
+
+        return stage
+
+    def neutral(self) -> Stage:
+        def stage(info: Info):
+            if self._steps_in_stage >= 1:
+                return None
+            return _action(np.zeros(3), HOLD, neutral=True)
+
+        return stage
+
+    def until(
+        self, cond: Callable[[Info], bool], target_fn: Callable[[Info], np.ndarray],
+        max_steps: int = 12,
+    ) -> Stage:
+        """Moves towards a target that keeps ahead of a moving part (a drawer handle) until
+        ``cond(info)`` holds: the target follows the handle, so fingers stay in its gap."""
+
+        def stage(info: Info):
+            if cond(info) or self._steps_in_stage >= max_steps:
+                return None
+            return _action(target_fn(info) - info["ee_pos"])
+
+        return stage
+
+    def remember(self, key: str, fn: Callable[[Info], Any]) -> Stage:
+        def stage(info: Info):
+            self.memory[key] = fn(info)
+            return None
+
+        return stage
+
+
+# --- sub-skills, as lists of stages so they can be chained -------------------------------------------
+def _gap(handle_key: str) -> Callable[[Info], np.ndarray]:
+    return lambda info: info[handle_key] + np.array([0.0, HANDLE_GAP_OFFSET, 0.0])
+
+
+def open_bottom_drawer_stages(e: ScriptedExpert) -> list[Stage]:
+    gap = _gap("handle_pos")
+    # Closed fingers fit between the handle's standoffs; the gripper reopens before going back
+    # to neutral so the expert ends exactly in the grasp task's initial state.
+    return [
+        e.move(lambda i: gap(i) + [0, 0, ABOVE], CLOSE, tol=0.012),
+        e.move(lambda i: gap(i) - [0, 0, 0.004], tol=0.008, max_steps=6),
+        e.until(lambda i: i["drawer_opening"] > 0.99, lambda i: gap(i) + [0, -0.05, -0.006]),
+        e.move(lambda i: i["ee_pos"] * [1, 1, 0] + [0, 0.002, gap(i)[2] + ABOVE], tol=0.02,
+               max_steps=4),
+        e.gripper(OPEN),
+        e.neutral(),
+    ]
+
+
+def close_top_drawer_stages(e: ScriptedExpert) -> list[Stage]:
+    gap = _gap("top_handle_pos")
+    return [
+        e.move(lambda i: gap(i) + [0, 0, ABOVE * 0.6], CLOSE, tol=0.012),
+        e.move(lambda i: gap(i) - [0, 0.006, 0.004], tol=0.008, max_steps=6),
+        e.until(lambda i: i["top_drawer_opening"] < 0.01, lambda i: gap(i) + [0, 0.05, -0.006]),
+        e.move(lambda i: i["ee_pos"] * [1, 1, 0] + [0, -0.015, gap(i)[2] + ABOVE], tol=0.02,
+               max_steps=4),
+    ]
+
+
+def pick_stages(e: ScriptedExpert, pos_key: str, lift_to: float = 0.16) -> list[Stage]:
+    def grasp_point(info: Info) -> np.ndarray:
+        # Tip 8 mm below the object's centre: the pads cover its middle, and the fingertips
+        # (3.6 mm past the tip) stay clear of the floor under objects of 15-18 mm half height.
+        return np.array(info[pos_key], dtype=np.float64) - [0.0, 0.0, 0.008]
+
+    return [
+        e.move(lambda i: grasp_point(i) + [0, 0, ABOVE], OPEN, tol=0.012),
+        e.move(grasp_point, OPEN, tol=0.008, max_steps=6),
+        e.gripper(CLOSE),
+        e.move(lambda i: i["ee_pos"] * [1, 1, 0] + [0, 0, lift_to], tol=0.02, max_steps=6),
+    ]
+
+
+def place_in_tray_stages(e: ScriptedExpert) -> list[Stage]:
+    above_tray = lambda i: i["tray_pos"] * [1, 1, 0] + [0, 0, 0.14]  # noqa: E731
+    return [
+        e.move(above_tray, tol=0.015),
+        e.move(lambda i: i["tray_pos"] * [1, 1, 0] + [0, 0, 0.06], tol=0.012, max_steps=5),
+        e.gripper(OPEN),
+        e.move(lambda i: i["ee_pos"] * [1, 1, 0] + [0, 0, 0.16], tol=0.02, max_steps=4),
+    ]
+
+
+# --- the experts -----------------------------------------------------------------------------------
+class DrawerOpenExpert(ScriptedExpert):
+    name = "drawer_open"
+    success_key = "drawer_open"
+
+    def build_stages(self):
+        return open_bottom_drawer_stages(self)
+
+
+class CloseTopOpenBottomExpert(ScriptedExpert):
+    name = "close_top_open_bottom"
+    success_key = "drawer_open"
+
+    def build_stages(self):
+        return close_top_drawer_stages(self) + open_bottom_drawer_stages(self)
+
+
+class BlockerRemovalOpenExpert(ScriptedExpert):
+    name = "blocker_removal_open"
+    success_key = "drawer_open"
+
+    def build_stages(self):
+        return (
+            pick_stages(self, "blocker_pos", lift_to=0.17)
+            + place_in_tray_stages(self)
+            + open_bottom_drawer_stages(self)
+        )
+
+
+class GraspExpert(ScriptedExpert):
+    """Grasps the object, from an open drawer or from the table, and holds it up."""
+
+    name = "grasp"
+    success_key = "grasped"
+
+    def build_stages(self):
+        return pick_stages(self, "object_pos")
+
+
+class PlaceExpert(ScriptedExpert):
+    name = "place"
+    success_key = "placed"
+
+    def build_stages(self):
+        return place_in_tray_stages(self)
+
+
+class PickPlaceExpert(ScriptedExpert):
+    name = "pick_place"
+    success_key = "placed"
+
+    def build_stages(self):
+        return pick_stages(self, "object_pos") + place_in_tray_stages(self)
+
+
+class ClosedDrawerOracle(ScriptedExpert):
+    name = "closed_drawer_oracle"
+    success_key = "grasped"
+
+    def build_stages(self):
+        return open_bottom_drawer_stages(self) + pick_stages(self, "object_pos")
+
+
+class BlockedByDrawerOracle(ScriptedExpert):
+    name = "blocked_by_drawer_oracle"
+    success_key = "grasped"
+
+    def build_stages(self):
+        return (
+            close_top_drawer_stages(self)
+            + open_bottom_drawer_stages(self)
+            + pick_stages(self, "object_pos")
+        )
+
+
+class BlockedByObjectOracle(ScriptedExpert):
+    name = "blocked_by_object_oracle"
+    success_key = "grasped"
+
+    def build_stages(self):
+        return (
+            pick_stages(self, "blocker_pos", lift_to=0.17)
+            + place_in_tray_stages(self)
+            + open_bottom_drawer_stages(self)
+            + pick_stages(self, "object_pos")
+        )
+
+
+EXPERTS: dict[str, type[ScriptedExpert]] = {
+    cls.name: cls
+    for cls in (
+        DrawerOpenExpert,
+        CloseTopOpenBottomExpert,
+        BlockerRemovalOpenExpert,
+        GraspExpert,
+        PlaceExpert,
+        PickPlaceExpert,
+        ClosedDrawerOracle,
+        BlockedByDrawerOracle,
+        BlockedByObjectOracle,
+    )
+}
+
+# The env each expert is meant for: its natural starting state.
+DEFAULT_ENV = {
+    "drawer_open": "cog/ClosedDrawerGrasp-v0",
+    "close_top_open_bottom": "cog/BlockedByDrawerGrasp-v0",
+    "blocker_removal_open": "cog/BlockedByObjectGrasp-v0",
+    "grasp": "cog/OpenDrawerGrasp-v0",
+    "place": "cog/Place-v0",
+    "pick_place": "cog/PickPlace-v0",
+    "closed_drawer_oracle": "cog/ClosedDrawerGrasp-v0",
+    "blocked_by_drawer_oracle": "cog/BlockedByDrawerGrasp-v0",
+    "blocked_by_object_oracle": "cog/BlockedByObjectGrasp-v0",
+}
