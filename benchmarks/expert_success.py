@@ -1,6 +1,6 @@
 """Scripted-expert success rates at noise 0.1 over N seeded episodes (issue 2's table).
 
-    python benchmarks/expert_success.py --episodes 50
+python benchmarks/expert_success.py --episodes 50
 """
 
 from __future__ import annotations

@@ -50,7 +50,10 @@ class Arm:
     def __init__(self, client: bullet_client.BulletClient, base_pos=(0.0, 0.0, 0.0)):
         self.client = client
         self.body = client.loadURDF(
-            str(arm_urdf_path()), base_pos, useFixedBase=True, flags=pybullet.URDF_USE_INERTIA_FROM_FILE
+            str(arm_urdf_path()),
+            base_pos,
+            useFixedBase=True,
+            flags=pybullet.URDF_USE_INERTIA_FROM_FILE,
         )
         for j in range(client.getNumJoints(self.body)):
             # Let only our position motors move joints: disable the default velocity motors.
@@ -110,7 +113,7 @@ class Arm:
 
     def reset_to(self, q: np.ndarray, fingers: float) -> None:
         """Teleport (no dynamics) and hold there: used on env reset only."""
-        for j, angle in zip(ARM_JOINTS, q):
+        for j, angle in zip(ARM_JOINTS, q, strict=False):
             self.client.resetJointState(self.body, j, float(angle))
         for j in FINGER_JOINTS:
             self.client.resetJointState(self.body, j, float(fingers))
@@ -126,16 +129,23 @@ class ArmKinematics:
         self.neutral_joints = neutral_joints(self._arm)
 
     def fk(self, q) -> tuple[np.ndarray, np.ndarray]:
-        for j, angle in zip(ARM_JOINTS, q):
+        for j, angle in zip(ARM_JOINTS, q, strict=False):
             self._client.resetJointState(self._arm.body, j, float(angle))
         return self._arm.ee_pose()
 
-    def ik(self, pos, quat, seed_joints=None) -> tuple[np.ndarray, float]:
-        """Returns (joints, position error in metres of the solution's FK)."""
-        seed = IK_REST if seed_joints is None else np.asarray(seed_joints, dtype=np.float64)
+    def ik(self, pos, quat, seed_joints=None, rounds: int = 3) -> tuple[np.ndarray, float]:
+        """Returns (joints, position error in metres of the solution's FK).
+
+        The seed's forearm roll is zeroed: forearm_roll and wrist_rotate share an axis when the
+        wrist is straight, and a seed twisted between them converges to tilted, twisted
+        solutions after contacts. ``rounds`` restarts refine the answer.
+        """
+        seed = IK_REST if seed_joints is None else np.array(seed_joints, dtype=np.float64)
+        seed = seed.copy()
+        seed[3] = 0.0
         self.fk(seed)
         q = seed
-        for _ in range(3):  # pybullet's IK refines from the current state: iterate for accuracy
+        for _ in range(rounds):
             q = self._arm.ik(pos, quat, iterations=50)
             self.fk(q)
         err = float(np.linalg.norm(self._arm.ee_pose()[0] - np.asarray(pos)))
@@ -147,11 +157,11 @@ class ArmKinematics:
 
 def neutral_joints(arm: Arm) -> np.ndarray:
     """The neutral pose's joints, solved once from the elbow-up seed (deterministic)."""
-    for j, angle in zip(ARM_JOINTS, IK_REST):
+    for j, angle in zip(ARM_JOINTS, IK_REST, strict=False):
         arm.client.resetJointState(arm.body, j, float(angle))
     q = IK_REST
     for _ in range(5):
         q = arm.ik(NEUTRAL_EE_POS, DOWN_QUAT, iterations=100)
-        for j, angle in zip(ARM_JOINTS, q):
+        for j, angle in zip(ARM_JOINTS, q, strict=False):
             arm.client.resetJointState(arm.body, j, float(angle))
     return q

@@ -74,7 +74,9 @@ class Camera:
 
     def render(self, size: int) -> np.ndarray:
         flag = (
-            pybullet.ER_BULLET_HARDWARE_OPENGL if self.renderer == "egl" else pybullet.ER_TINY_RENDERER
+            pybullet.ER_BULLET_HARDWARE_OPENGL
+            if self.renderer == "egl"
+            else pybullet.ER_TINY_RENDERER
         )
         _, _, rgba, _, _ = self.client.getCameraImage(
             size,

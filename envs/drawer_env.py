@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
 import warnings
@@ -14,7 +15,7 @@ from gymnasium import spaces
 from pybullet_utils import bullet_client
 
 from envs import constants as C
-from envs.arm import DOWN_QUAT, FINGER_CLOSED, FINGER_OPEN
+from envs.arm import DOWN_QUAT, FINGER_CLOSED, FINGER_OPEN, ArmKinematics
 from envs.camera import Camera, CameraPose
 from envs.scene import BOTTOM, DRAWER_TRAVEL, TOP, Scene
 from envs.tasks import TASKS, subgoals
@@ -35,7 +36,8 @@ def validate_action(action: Any) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         raise ValueError(
-            f"action has non-finite values at indices {np.flatnonzero(bad).tolist()}: {arr.tolist()}"
+            f"action has non-finite values at indices {np.flatnonzero(bad).tolist()}: "
+            f"{arr.tolist()}"
         )
     return np.clip(arr, -1.0, 1.0)
 
@@ -80,7 +82,11 @@ class CogDrawerEnv(gym.Env):
         self._client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
         self.renderer = self._setup_renderer(renderer)
         self.scene = Scene(self._client)
+        # IK is solved in a private, physics-free client seeded from the current joints, so a
+        # contact that knocks the arm around cannot drag the solution onto a twisted branch.
+        self._kinematics = ArmKinematics()
         self.camera = Camera(self._client, CameraPose(), self.renderer)
+        self._client.stepSimulation()  # let resting contacts form before the state is saved
         self._base_state = self._client.saveState()
 
         self.observation_space = spaces.Dict(
@@ -114,8 +120,13 @@ class CogDrawerEnv(gym.Env):
         super().reset(seed=seed)
         rng = self.np_random
         c = self._client
-        c.restoreState(self._base_state)
         scene = self.scene
+        # restoreState does not drop contact manifolds created since the save, and their
+        # warm-start impulses would leak the last episode into this one. Separating every free
+        # body and running one collision pass frees them; then the restore is exact.
+        scene.isolate_free_bodies()
+        c.performCollisionDetection()
+        c.restoreState(self._base_state)
         scene.arm.reset_to(scene.neutral_q, FINGER_OPEN)
         scene.arm.command_gripper(True)
         self._gripper_open = True
@@ -147,7 +158,8 @@ class CogDrawerEnv(gym.Env):
                     (0, 0, 0), delta, (0, 0, 0), self._target_quat.tolist()
                 )
                 self._target_quat = np.asarray(self._target_quat)
-            arm.command_joints(arm.ik(target, self._target_quat))
+            q, _ = self._kinematics.ik(target, self._target_quat, arm.joint_positions(), rounds=2)
+            arm.command_joints(q)
         want_open = self._gripper_open
         if a[6] > C.GRIPPER_OPEN_THRESHOLD:
             want_open = True
@@ -172,13 +184,12 @@ class CogDrawerEnv(gym.Env):
 
     def close(self):
         if getattr(self, "_client", None) is not None:
-            try:
+            with contextlib.suppress(pybullet.error):
                 self._client.disconnect()
-            except pybullet.error:
-                pass
             self._client = None
+            self._kinematics.close()
 
-    # --- internals ---------------------------------------------------------------------------------
+    # --- internals ------------------------------------------------------------------------
     def _start_in_gripper(self, hold_at: np.ndarray) -> None:
         """Teleports the arm to hold the object between closed fingers at ``hold_at``."""
         scene, arm = self.scene, self.scene.arm

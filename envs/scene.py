@@ -22,7 +22,10 @@ DRAWER_TRAVEL = 0.12
 BOTTOM, TOP = 0, 1  # drawer joint indices in the cabinet URDF
 DRAWER_FLOOR_TOP = (0.018, 0.081)  # z of each drawer's floor surface
 DRAWER_RIM_Z = 0.067  # top of the bottom drawer's walls
-HANDLE_OFFSET = ((-0.055, -0.044, 0.0395), (0.055, -0.044, 0.1025))  # in cabinet frame, drawer closed
+HANDLE_OFFSET = (
+    (-0.055, -0.044, 0.0395),
+    (0.055, -0.044, 0.1025),
+)  # in cabinet frame, drawer closed
 TRAY_POS = (0.30, -0.19, 0.0)
 TRAY_SCALE = 0.3
 TRAY_INNER_HALF = 0.07  # half-size of the tray's flat floor
@@ -88,11 +91,13 @@ class Scene:
             px, py = PARK_POSITIONS[i]
             objects.append(self._object_body(shape, dims, (px, py, self.half_height(i) + 0.001)))
         px, py = PARK_POSITIONS[3]
-        blocker = self._box_body(BLOCKER_HALF, (px, py, BLOCKER_HALF[2] + 0.001), BLOCKER_COLOR,
-                                 mass=BLOCKER_MASS)
+        blocker = self._box_body(
+            BLOCKER_HALF, (px, py, BLOCKER_HALF[2] + 0.001), BLOCKER_COLOR, mass=BLOCKER_MASS
+        )
         for body in objects + [blocker]:
-            c.changeDynamics(body, -1, lateralFriction=1.0, spinningFriction=0.002,
-                             rollingFriction=0.0001)
+            c.changeDynamics(
+                body, -1, lateralFriction=1.0, spinningFriction=0.002, rollingFriction=0.0001
+            )
         for finger in (6, 7):
             c.changeDynamics(self.arm.body, finger, lateralFriction=2.0, spinningFriction=0.02)
         self.bodies = SceneBodies(table, cabinet, tray, objects, blocker)
@@ -166,6 +171,14 @@ class Scene:
     def park(self, body: int, slot: int, half_h: float) -> None:
         px, py = PARK_POSITIONS[slot]
         self.place_body(body, (px, py, half_h + 0.001))
+
+    def isolate_free_bodies(self) -> None:
+        """Moves objects and blocker far apart in mid-air and the arm to neutral, so that no
+        pair of bodies overlaps and bullet forgets every contact between them."""
+        for i, body in enumerate([*self.bodies.objects, self.bodies.blocker]):
+            self.place_body(body, (5.0 + i, 5.0, 5.0))
+        for j, angle in zip(range(6), self.neutral_q, strict=False):
+            self.client.resetJointState(self.arm.body, j, float(angle))
 
     def set_color(self, body: int, rgba, link: int = -1) -> None:
         self.client.changeVisualShape(body, link, rgbaColor=list(rgba))

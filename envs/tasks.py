@@ -38,7 +38,7 @@ class TaskSpec:
 
 OPEN_RANGE = (0.96, 1.0)  # fraction of travel for a drawer that starts open
 CLOSED_RANGE = (0.0, 0.02)
-# Where the object sits in the bottom drawer, relative to the cabinet front (x) and drawer front (y).
+# Where the object sits in the bottom drawer: x from the cabinet centre, y from the drawer front.
 OBJECT_IN_DRAWER_X = (-0.03, 0.03)
 OBJECT_IN_DRAWER_Y = (0.03, 0.055)
 TABLE_OBJECT_X = (0.28, 0.40)
@@ -83,8 +83,11 @@ def _drawer_scene(
     if blocker_front:
         bx = cab[0] + rng.uniform(-0.03, 0.03)
         by = rng.uniform(0.035, 0.05)
-        scene.place_body(scene.bodies.blocker, (bx, by, BLOCKER_HALF[2] + 0.0005),
-                         yaw=float(rng.uniform(-0.2, 0.2)))
+        scene.place_body(
+            scene.bodies.blocker,
+            (bx, by, BLOCKER_HALF[2] + 0.0005),
+            yaw=float(rng.uniform(-0.2, 0.2)),
+        )
     else:
         _blocker_in_tray(scene, rng)
     return {"object_index": index}
@@ -109,32 +112,46 @@ TASKS: dict[str, TaskSpec] = {
     spec.env_id: spec
     for spec in (
         TaskSpec(
-            "cog/OpenDrawerGrasp-v0", 30, "grasped",
+            "cog/OpenDrawerGrasp-v0",
+            30,
+            "grasped",
             "bottom drawer already open: grasp the object inside",
             lambda s, r: _drawer_scene(s, r, bottom_open=True, top_open=False, blocker_front=False),
         ),
         TaskSpec(
-            "cog/ClosedDrawerGrasp-v0", 50, "grasped",
+            "cog/ClosedDrawerGrasp-v0",
+            50,
+            "grasped",
             "open the bottom drawer, then grasp the object inside",
-            lambda s, r: _drawer_scene(s, r, bottom_open=False, top_open=False, blocker_front=False),
+            lambda s, r: _drawer_scene(
+                s, r, bottom_open=False, top_open=False, blocker_front=False
+            ),
         ),
         TaskSpec(
-            "cog/BlockedByDrawerGrasp-v0", 80, "grasped",
+            "cog/BlockedByDrawerGrasp-v0",
+            80,
+            "grasped",
             "the open top drawer blocks the bottom one: close it, open the bottom, grasp",
             lambda s, r: _drawer_scene(s, r, bottom_open=False, top_open=True, blocker_front=False),
         ),
         TaskSpec(
-            "cog/BlockedByObjectGrasp-v0", 80, "grasped",
+            "cog/BlockedByObjectGrasp-v0",
+            80,
+            "grasped",
             "an object blocks the bottom drawer: put it in the tray, open the drawer, grasp",
             lambda s, r: _drawer_scene(s, r, bottom_open=False, top_open=False, blocker_front=True),
         ),
         TaskSpec(
-            "cog/PickPlace-v0", 40, "placed",
+            "cog/PickPlace-v0",
+            40,
+            "placed",
             "pick the object from the table and place it in the tray",
             lambda s, r: _table_scene(s, r, in_gripper=False),
         ),
         TaskSpec(
-            "cog/Place-v0", 30, "placed",
+            "cog/Place-v0",
+            30,
+            "placed",
             "the object starts in the gripper: place it in the tray",
             lambda s, r: _table_scene(s, r, in_gripper=True),
         ),

@@ -12,8 +12,9 @@ import imageio.v2 as imageio
 import numpy as np
 
 
-def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int = 8,
-             upscale_to: int = 0) -> Path:
+def save_gif(
+    frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int = 8, upscale_to: int = 0
+) -> Path:
     """Saves HxWx3 uint8 frames as a looping GIF. ``upscale_to`` > 0 enlarges each frame with
     nearest-neighbour (48x48 frames are unreadable at their native size)."""
     if len(frames) == 0:

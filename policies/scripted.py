@@ -16,8 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pybullet
 
-from envs.constants import POS_STEP_M
+from envs.arm import DOWN_QUAT
+from envs.constants import POS_STEP_M, ROT_STEP_DEG
 
 Info = dict[str, Any]
 Stage = Callable[[Info], "np.ndarray | None"]
@@ -34,6 +36,13 @@ def _action(delta_xyz: np.ndarray, gripper: float = HOLD, neutral: bool = False)
     a[6] = gripper
     a[7] = 1.0 if neutral else 0.0
     return a
+
+
+def _orientation_correction(ee_quat) -> np.ndarray:
+    _, inv = pybullet.invertTransform((0, 0, 0), list(ee_quat))
+    _, err = pybullet.multiplyTransforms((0, 0, 0), DOWN_QUAT, (0, 0, 0), inv)
+    euler = np.asarray(pybullet.getEulerFromQuaternion(err))
+    return np.clip(euler / np.radians(ROT_STEP_DEG), -1.0, 1.0)
 
 
 class ScriptedExpert:
@@ -80,13 +89,21 @@ class ScriptedExpert:
 
     def act(self, obs: dict[str, np.ndarray], info: Info) -> np.ndarray:
         a = self.clean_action(info)
+        # Experts mean to keep the gripper pointing down (rotation command 0). Noise on the
+        # rotation dims random-walks the env's orientation target, so steer it back: the
+        # command is the rotation from the measured orientation to pointing down, which is
+        # zero whenever the gripper is already aligned.
+        a[3:6] = _orientation_correction(info["ee_quat"])
         if self.noise > 0:
             a = a + self._rng.normal(0.0, self.noise, size=8)
         return np.clip(a, -0.9, 0.9).astype(np.float32)
 
     # --- stage builders -------------------------------------------------------------------------
     def move(
-        self, target_fn: Callable[[Info], np.ndarray], gripper: float = HOLD, tol: float = 0.01,
+        self,
+        target_fn: Callable[[Info], np.ndarray],
+        gripper: float = HOLD,
+        tol: float = 0.01,
         max_steps: int = 15,
     ) -> Stage:
         def stage(info: Info):
@@ -114,7 +131,9 @@ class ScriptedExpert:
         return stage
 
     def until(
-        self, cond: Callable[[Info], bool], target_fn: Callable[[Info], np.ndarray],
+        self,
+        cond: Callable[[Info], bool],
+        target_fn: Callable[[Info], np.ndarray],
         max_steps: int = 12,
     ) -> Stage:
         """Moves towards a target that keeps ahead of a moving part (a drawer handle) until
@@ -135,7 +154,7 @@ class ScriptedExpert:
         return stage
 
 
-# --- sub-skills, as lists of stages so they can be chained -------------------------------------------
+# --- sub-skills, as lists of stages so they can be chained ---------------------------------
 def _gap(handle_key: str) -> Callable[[Info], np.ndarray]:
     return lambda info: info[handle_key] + np.array([0.0, HANDLE_GAP_OFFSET, 0.0])
 
@@ -148,8 +167,9 @@ def open_bottom_drawer_stages(e: ScriptedExpert) -> list[Stage]:
         e.move(lambda i: gap(i) + [0, 0, ABOVE], CLOSE, tol=0.012),
         e.move(lambda i: gap(i) - [0, 0, 0.004], tol=0.008, max_steps=6),
         e.until(lambda i: i["drawer_opening"] > 0.99, lambda i: gap(i) + [0, -0.05, -0.006]),
-        e.move(lambda i: i["ee_pos"] * [1, 1, 0] + [0, 0.002, gap(i)[2] + ABOVE], tol=0.02,
-               max_steps=4),
+        e.move(
+            lambda i: i["ee_pos"] * [1, 1, 0] + [0, 0.002, gap(i)[2] + ABOVE], tol=0.02, max_steps=4
+        ),
         e.gripper(OPEN),
         e.neutral(),
     ]
@@ -161,8 +181,11 @@ def close_top_drawer_stages(e: ScriptedExpert) -> list[Stage]:
         e.move(lambda i: gap(i) + [0, 0, ABOVE * 0.6], CLOSE, tol=0.012),
         e.move(lambda i: gap(i) - [0, 0.006, 0.004], tol=0.008, max_steps=6),
         e.until(lambda i: i["top_drawer_opening"] < 0.01, lambda i: gap(i) + [0, 0.05, -0.006]),
-        e.move(lambda i: i["ee_pos"] * [1, 1, 0] + [0, -0.015, gap(i)[2] + ABOVE], tol=0.02,
-               max_steps=4),
+        e.move(
+            lambda i: i["ee_pos"] * [1, 1, 0] + [0, -0.015, gap(i)[2] + ABOVE],
+            tol=0.02,
+            max_steps=4,
+        ),
     ]
 
 
@@ -190,7 +213,7 @@ def place_in_tray_stages(e: ScriptedExpert) -> list[Stage]:
     ]
 
 
-# --- the experts -----------------------------------------------------------------------------------
+# --- the experts --------------------------------------------------------------------------
 class DrawerOpenExpert(ScriptedExpert):
     name = "drawer_open"
     success_key = "drawer_open"

@@ -17,11 +17,18 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise", type=float, default=0.1, help="Gaussian action noise std")
-    p.add_argument("--success-key", default=None,
-                   help="info flag counted as success (default: the policy's own goal)")
+    p.add_argument(
+        "--success-key",
+        default=None,
+        help="info flag counted as success (default: the policy's own goal)",
+    )
     p.add_argument("--video", default=None, help="write the first episode's 48x48 frames here")
-    p.add_argument("--video-size", type=int, default=0,
-                   help="also write a GIF rendered at this size (e.g. 256) next to --video")
+    p.add_argument(
+        "--video-size",
+        type=int,
+        default=0,
+        help="also write a GIF rendered at this size (e.g. 256) next to --video",
+    )
     p.add_argument("--image-size", type=int, default=48)
     p.set_defaults(func=_rollout)
 
@@ -55,13 +62,21 @@ def _rollout(args: argparse.Namespace) -> int:
     policy = make_policy(args.policy, noise=args.noise, seed=args.seed)
     want_video = args.video is not None
     result = rollout(
-        args.env, policy, args.episodes, seed=args.seed, success_key=args.success_key,
-        record=want_video, render_size=args.video_size if want_video else 0,
-        env_kwargs={"image_size": args.image_size}, progress=True,
+        args.env,
+        policy,
+        args.episodes,
+        seed=args.seed,
+        success_key=args.success_key,
+        record=want_video,
+        render_size=args.video_size if want_video else 0,
+        env_kwargs={"image_size": args.image_size},
+        progress=True,
     )
     key = args.success_key or policy.success_key
-    print(f"{args.policy} in {args.env}: success ({key}) {result.success_rate:.2f} "
-          f"over {args.episodes} episodes (seed {args.seed}, noise {args.noise})")
+    print(
+        f"{args.policy} in {args.env}: success ({key}) {result.success_rate:.2f} "
+        f"over {args.episodes} episodes (seed {args.seed}, noise {args.noise})"
+    )
     if want_video:
         out = save_gif(result.frames, args.video, upscale_to=0)
         print(f"wrote {out} ({len(result.frames)} frames, {args.image_size}x{args.image_size})")
