@@ -98,6 +98,10 @@ class Scene:
             c.changeDynamics(
                 body, -1, lateralFriction=1.0, spinningFriction=0.002, rollingFriction=0.0001
             )
+        for link in (BOTTOM, TOP):
+            # Grippy drawer floors: an object rides along when the drawer is pulled briskly
+            # instead of sliding to the back, where the top handle overhangs it.
+            c.changeDynamics(cabinet, link, lateralFriction=1.5)
         for finger in (6, 7):
             c.changeDynamics(self.arm.body, finger, lateralFriction=2.0, spinningFriction=0.02)
         self.bodies = SceneBodies(table, cabinet, tray, objects, blocker)
