@@ -1,0 +1,114 @@
+"""The COG setups as (prior, task) collection pairs, with two size scales.
+
+Prior data keeps only episodes where the expert reached its own goal (e.g. the drawer is
+open): those end where the task data starts, which is what lets offline RL stitch them. Its
+env reward stays as the env gave it (mostly 0); the trainer relabels prior rewards to 0.
+Task data keeps failed episodes too (save_all): CQL learns from failures, and the 0/1
+env reward tells them apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from data_collection.collect import CollectConfig
+
+
+@dataclass(frozen=True)
+class Source:
+    env_id: str
+    policy_name: str
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    prior: Source
+    task: Source
+
+
+@dataclass(frozen=True)
+class Scale:
+    prior_episodes: int  # episodes attempted (failed prior episodes are dropped)
+    task_episodes: int
+
+
+_DRAWER_TASK = Source("cog/OpenDrawerGrasp-v0", "grasp")
+PRESETS: dict[str, Preset] = {
+    "closed_drawer": Preset(
+        "closed_drawer", Source("cog/ClosedDrawerGrasp-v0", "drawer_open"), _DRAWER_TASK
+    ),
+    "blocked_by_drawer": Preset(
+        "blocked_by_drawer",
+        Source("cog/BlockedByDrawerGrasp-v0", "close_top_open_bottom"),
+        _DRAWER_TASK,
+    ),
+    "blocked_by_object": Preset(
+        "blocked_by_object",
+        Source("cog/BlockedByObjectGrasp-v0", "blocker_removal_open"),
+        _DRAWER_TASK,
+    ),
+    "pick_place": Preset(
+        "pick_place", Source("cog/PickPlace-v0", "grasp"), Source("cog/Place-v0", "place")
+    ),
+}
+# quick: a few minutes on a laptop for one preset. paper: our choice for full experiments,
+# thousands of trajectories per dataset as in COG (about 1.7 GB raw / ~0.4 GB lzf at 48x48).
+SCALES: dict[str, Scale] = {
+    "quick": Scale(prior_episodes=100, task_episodes=100),
+    "paper": Scale(prior_episodes=5000, task_episodes=5000),
+}
+
+
+def preset_names(name: str) -> list[str]:
+    if name == "all":
+        return list(PRESETS)
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)} or all")
+    return [name]
+
+
+def preset_configs(
+    name: str,
+    out_dir: str | Path,
+    *,
+    scale: str = "quick",
+    prior_episodes: int | None = None,
+    task_episodes: int | None = None,
+    seed: int = 0,
+    noise: float = 0.1,
+    workers: int = 1,
+    image_size: int = 48,
+    address: str | None = None,
+    overwrite: bool = False,
+) -> list[tuple[str, CollectConfig]]:
+    """[(label, config)] for the prior and task datasets of one preset (or all):
+    files OUT_DIR/<preset>_prior.h5 and OUT_DIR/<preset>_task.h5."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    sizes = SCALES[scale]
+    out_dir = Path(out_dir)
+    jobs = []
+    for preset_name in preset_names(name):
+        preset = PRESETS[preset_name]
+        for role, source, episodes, save_all, role_seed in (
+            ("prior", preset.prior, prior_episodes or sizes.prior_episodes, False, seed),
+            # A different seed stream for task data, so prior and task never share episodes.
+            ("task", preset.task, task_episodes or sizes.task_episodes, True, seed + 1),
+        ):
+            cfg = CollectConfig(
+                env_id=source.env_id,
+                policy_name=source.policy_name,
+                episodes=episodes,
+                out=out_dir / f"{preset_name}_{role}.h5",
+                noise=noise,
+                seed=role_seed,
+                workers=workers,
+                save_all=save_all,
+                image_size=image_size,
+                address=address,
+                overwrite=overwrite,
+            )
+            jobs.append((f"{preset_name} {role}", cfg))
+    return jobs

@@ -1,0 +1,66 @@
+"""COG presets: the (prior, task) pairs, and real-env datasets with COG's reward structure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from data_collection.presets import PRESETS, SCALES, preset_configs
+
+
+def test_presets_pair_prior_and_task_sources(tmp_path):
+    jobs = dict(preset_configs("all", tmp_path))
+    assert len(jobs) == 8
+    cd_prior, cd_task = jobs["closed_drawer prior"], jobs["closed_drawer task"]
+    assert (cd_prior.env_id, cd_prior.policy_name) == ("cog/ClosedDrawerGrasp-v0", "drawer_open")
+    assert (cd_task.env_id, cd_task.policy_name) == ("cog/OpenDrawerGrasp-v0", "grasp")
+    assert jobs["blocked_by_object task"].fingerprint() == cd_task.fingerprint()
+    pp = jobs["pick_place task"]
+    assert (pp.env_id, pp.policy_name) == ("cog/Place-v0", "place")
+    for label, cfg in jobs.items():
+        assert cfg.save_all == label.endswith("task")  # task data keeps failures
+        assert cfg.out.name == label.replace(" ", "_") + ".h5"
+    assert cd_prior.episodes == SCALES["quick"].prior_episodes
+    paper = dict(preset_configs("closed_drawer", tmp_path, scale="paper"))
+    assert paper["closed_drawer prior"].episodes == SCALES["paper"].prior_episodes
+    assert set(PRESETS) == {"closed_drawer", "blocked_by_drawer", "blocked_by_object",
+                            "pick_place"}
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        preset_configs("nope", tmp_path)
+
+
+def test_closed_drawer_preset_has_the_reward_structure_cog_needs(tmp_path):
+    pytest.importorskip("pybullet")
+    envs = pytest.importorskip("envs")
+    policies = pytest.importorskip("policies")
+    from cog.cli import main as cli_main
+    from data_collection import load_dataset, validate_file
+    from data_collection.collect import default_env_factory
+    from data_collection.rollout import episode_seeds, run_episode
+
+    code = cli_main(["collect", "--preset", "closed_drawer", "--out-dir", str(tmp_path),
+                     "--prior-episodes", "3", "--task-episodes", "8", "--no-progress"])
+    assert code == 0
+    prior = load_dataset(tmp_path / "closed_drawer_prior.h5")
+    task = load_dataset(tmp_path / "closed_drawer_task.h5")
+    for role, ds in (("prior", prior), ("task", task)):
+        assert validate_file(tmp_path / f"closed_drawer_{role}.h5") == []
+        assert ds.images.shape[1:] == (48, 48, 3)
+        assert not ds.terminals.any()  # COG tasks never terminate
+        assert (ds.lengths == envs.horizon(ds.attrs["env_id"])).all()
+    # Task data: failures kept, successes present and rewarded 1 by the env.
+    assert task.num_episodes == 8 and task.success.any()
+    returns = np.add.reduceat(task.rewards, task.episode_starts)
+    assert set(np.unique(task.rewards)) <= {0.0, 1.0}
+    assert (returns[task.success] > 0).all()
+    # Prior data: successful by the expert's own criterion, rewards exactly as the env
+    # gives them (no relabelling here): replaying episode 0 reproduces them.
+    assert prior.success.all() and prior.attrs["success_key"] == "drawer_open"
+    env = default_env_factory("cog/ClosedDrawerGrasp-v0", 48, {})
+    policy = policies.make_policy("drawer_open", noise=0.1, seed=0)
+    first_kept = int(np.flatnonzero(prior.success)[0])
+    assert first_kept == 0
+    replay = run_episode(env, policy, *episode_seeds(0, 0))
+    t = int(prior.lengths[0])
+    assert np.array_equal(replay.rewards, prior.rewards[:t])
+    assert np.array_equal(replay.images, prior.images[: t + 1])
