@@ -158,7 +158,7 @@ class CogDrawerEnv(gym.Env):
                     (0, 0, 0), delta, (0, 0, 0), self._target_quat.tolist()
                 )
                 self._target_quat = np.asarray(self._target_quat)
-            q, _ = self._kinematics.ik(target, self._target_quat, arm.joint_positions(), rounds=2)
+            q, _ = self._kinematics.ik(target, self._target_quat, arm.joint_positions(), rounds=1)
             arm.command_joints(q)
         want_open = self._gripper_open
         if a[6] > C.GRIPPER_OPEN_THRESHOLD:
@@ -204,6 +204,9 @@ class CogDrawerEnv(gym.Env):
         arm.reset_to(q, float(np.clip(half_w + 0.005, FINGER_CLOSED, FINGER_OPEN)))
         arm.command_gripper(False)
         self._gripper_open = False
+        # Let the fingers close on the object (0.1 s) so every episode starts from a settled grasp.
+        for _ in range(24):
+            self._client.stepSimulation()
 
     def _randomize_visuals(self, rng: np.random.Generator) -> None:
         if not self.visual_randomization:
