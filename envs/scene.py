@@ -24,7 +24,7 @@ DRAWER_FLOOR_TOP = (0.018, 0.081)  # z of each drawer's floor surface
 DRAWER_RIM_Z = 0.067  # top of the bottom drawer's walls
 HANDLE_OFFSET = (
     (-0.055, -0.044, 0.0395),
-    (0.055, -0.044, 0.1025),
+    (0.055, -0.026, 0.1025),
 )  # in cabinet frame, drawer closed
 TRAY_POS = (0.30, -0.19, 0.0)
 TRAY_SCALE = 0.3

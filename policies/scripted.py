@@ -176,13 +176,17 @@ def open_bottom_drawer_stages(e: ScriptedExpert) -> list[Stage]:
 
 
 def close_top_drawer_stages(e: ScriptedExpert) -> list[Stage]:
-    gap = _gap("top_handle_pos")
+    # Push the top drawer shut at its handle bar, from the front (closed fingers, bar height).
+    front = lambda i: i["top_handle_pos"] + [0.0, -0.022, 0.0]  # noqa: E731
     return [
-        e.move(lambda i: gap(i) + [0, 0, ABOVE * 0.6], CLOSE, tol=0.012),
-        e.move(lambda i: gap(i) - [0, 0.006, 0.004], tol=0.008, max_steps=6),
-        e.until(lambda i: i["top_drawer_opening"] < 0.01, lambda i: gap(i) + [0, 0.05, -0.006]),
+        e.move(lambda i: front(i) + [0, 0, ABOVE * 0.6], CLOSE, tol=0.012),
+        e.move(lambda i: front(i) - [0, 0, 0.004], tol=0.008, max_steps=6),
+        e.until(
+            lambda i: i["top_drawer_opening"] < 0.01,
+            lambda i: i["top_handle_pos"] + [0.0, 0.04, -0.004],
+        ),
         e.move(
-            lambda i: i["ee_pos"] * [1, 1, 0] + [0, -0.015, gap(i)[2] + ABOVE],
+            lambda i: i["ee_pos"] * [1, 1, 0] + [0, -0.01, i["top_handle_pos"][2] + ABOVE],
             tol=0.02,
             max_steps=4,
         ),

@@ -263,7 +263,10 @@ DRAWER_TRAVEL = 0.12
 DRAWER_H = 0.055  # drawer wall height above its floor
 BOTTOM_FLOOR_Z = 0.012
 TOP_FLOOR_Z = 0.075
-HANDLE_GAP = 0.03  # clearance between handle bar and drawer face, room for a fingertip
+# Clearance between handle bar and drawer face. The bottom handle leaves room for fingertips to
+# hook behind it and pull; the top drawer is only ever pushed shut at its bar, so its handle
+# sits close to the face and does not overhang the open bottom drawer.
+HANDLE_GAP = (0.03, 0.012)  # bottom, top
 HANDLE_LEN = 0.07
 HANDLE_X = (-0.055, 0.055)  # bottom, top drawer handle centre along the face
 CABINET_COLOR = "0.45 0.30 0.18 1"
@@ -271,7 +274,7 @@ DRAWER_COLOR = "0.70 0.55 0.35 1"
 HANDLE_COLOR = "0.10 0.10 0.10 1"
 
 
-def _drawer_boxes(floor_z: float, handle_x: float) -> list[Box]:
+def _drawer_boxes(floor_z: float, handle_x: float, gap: float) -> list[Box]:
     w = CAB_W - 2 * WALL - 0.008  # side clearance
     d = CAB_D - WALL - 0.01
     h = DRAWER_H
@@ -287,15 +290,15 @@ def _drawer_boxes(floor_z: float, handle_x: float) -> list[Box]:
         # opposite sides, so a gripper can reach down past the top handle to the bottom one.
         Box(
             (HANDLE_LEN, 0.008, 0.01),
-            (handle_x, -0.01 - HANDLE_GAP - 0.004, floor_z + h / 2),
+            (handle_x, -0.01 - gap - 0.004, floor_z + h / 2),
             color=HANDLE_COLOR,
         ),
     ]
     for sx in (-HANDLE_LEN / 2 + 0.004, HANDLE_LEN / 2 - 0.004):
         boxes.append(
             Box(
-                (0.008, HANDLE_GAP + 0.004, 0.01),
-                (handle_x + sx, -0.01 - HANDLE_GAP / 2, floor_z + h / 2),
+                (0.008, gap + 0.004, 0.01),
+                (handle_x + sx, -0.01 - gap / 2, floor_z + h / 2),
                 color=HANDLE_COLOR,
             )
         )
@@ -314,8 +317,8 @@ def cabinet_urdf() -> str:
     ]
     links = [
         _link("cabinet", 0.0, shell),
-        _link("bottom_drawer", 0.3, _drawer_boxes(BOTTOM_FLOOR_Z, HANDLE_X[0])),
-        _link("top_drawer", 0.3, _drawer_boxes(TOP_FLOOR_Z, HANDLE_X[1])),
+        _link("bottom_drawer", 0.3, _drawer_boxes(BOTTOM_FLOOR_Z, HANDLE_X[0], HANDLE_GAP[0])),
+        _link("top_drawer", 0.3, _drawer_boxes(TOP_FLOOR_Z, HANDLE_X[1], HANDLE_GAP[1])),
     ]
     joints = [
         _joint(
