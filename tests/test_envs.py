@@ -230,3 +230,20 @@ def test_arm_kinematics_match_the_widowx_250s_facts():
         _, err = kin.ik(target, DOWN_QUAT, kin.neutral_joints)
         assert err < 0.003, (target, err)
     kin.close()
+
+
+def test_egl_renders_a_real_picture_or_falls_back_with_a_warning():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        env = gym.make("cog/OpenDrawerGrasp-v0", renderer="egl")
+    obs, _ = env.reset(seed=0)
+    renderer = env.unwrapped.renderer
+    env.close()
+    if renderer == "tiny":
+        assert any("EGL renderer unavailable" in str(w.message) for w in caught)
+    else:
+        assert renderer == "egl"
+    # Either way a picture, not the plain background an EGL plugin loaded too late would give.
+    assert obs["image"].std() > 10
