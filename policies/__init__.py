@@ -16,3 +16,4 @@ def make_policy(name: str, noise: float = 0.1, seed: int | None = None) -> Scrip
 
 
 __all__ = ["DEFAULT_ENV", "POLICY_NAMES", "Policy", "ScriptedExpert", "make_policy"]
+from policies.exported import load_exported  # noqa: E402,F401  (exported learned policies)

@@ -1,0 +1,64 @@
+"""`cog train`: every TrainConfig field is an option (--batch-size, --lagrange/--no-lagrange)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+
+
+def add_parsers(subparsers) -> None:
+    from cog.config import SETUPS, TrainConfig
+
+    p = subparsers.add_parser(
+        "train", help="train CQL / offline SAC / BC on prior + task datasets",
+        description="Train on a task dataset (and a prior dataset, relabelled to reward 0). "
+        "Every config field below is settable; the config is saved as RUN_DIR/config.json.",
+    )
+    p.add_argument("--out", help="new run directory")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--setup", choices=sorted(SETUPS),
+                   help="one of the four COG setups (fixes --eval-env)")
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        kind = hints[f.name]
+        if kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                           help=f"(default {f.default})")
+        else:
+            p.add_argument(flag, type=kind, default=None, metavar=f.name.upper(),
+                           help=f"(default {f.default!r})")
+    p.set_defaults(func=run)
+
+
+def config_from_args(args):
+    from cog.config import TrainConfig, config_for_setup
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+             if getattr(args, f.name, None) is not None}
+    if args.setup:
+        return config_for_setup(args.setup, **given)
+    return TrainConfig.from_dict(given)
+
+
+def run(args) -> int:
+    from cog.cli import CliError
+    from cog.trainer import Trainer
+
+    if args.resume:
+        if args.out:
+            raise CliError("give either --out (a new run) or --resume RUN_DIR, not both")
+        trainer = Trainer.resume(args.resume, steps=args.steps)
+    else:
+        if not args.out:
+            raise CliError("--out RUN_DIR is required for a new run")
+        cfg = config_from_args(args)
+        trainer = Trainer(cfg, args.out)
+    final = trainer.run()
+    success = final.get("eval/success_rate")
+    msg = f"trained to step {trainer.step} in {trainer.run_dir}"
+    if success is not None:
+        msg += f"; final success rate {success:.2f}"
+    print(msg)
+    return 0

@@ -1,0 +1,189 @@
+"""The one typed configuration of a training run.
+
+Every field is settable from `cog train` (``--batch-size 64``, ``--lagrange/--no-lagrange``),
+and the whole dataclass is written as ``config.json`` into every run directory, so a run can
+be resumed, evaluated and exported without remembering its command line.
+
+Defaults are the paper's (COG, Singh et al. 2020; CQL, Kumar et al. 2020): see
+``/work/shared/facts/reference-facts.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ALGOS = ("cql", "sac", "bc")
+OBS_KINDS = ("image", "state")
+NETS = ("auto", "cog", "fast", "state", "thumb")
+MIXING = ("proportional", "fixed")
+BC_DATA = ("task", "all", "success")
+
+
+@dataclass
+class TrainConfig:
+    # --- what to train on -----------------------------------------------------------------
+    algo: str = "cql"  # cql | sac (= CQL with cql_alpha 0) | bc
+    obs: str = "image"  # image | state
+    net: str = "auto"  # cog | fast | thumb | state; auto = cog for images, state for states
+    prior: str = ""  # prior HDF5 path; empty = task data only (the task-only baseline)
+    task: str = ""  # task HDF5 path
+    eval_env: str = ""  # gymnasium id; empty = no evaluation
+    steps: int = 100_000
+    seed: int = 0
+
+    # --- data -----------------------------------------------------------------------------
+    relabel_prior_rewards: bool = True  # COG: every prior reward becomes prior_reward_value
+    prior_reward_value: float = 0.0
+    mixing: str = "proportional"  # proportional to dataset sizes (COG) | fixed task fraction
+    task_fraction: float = 0.5  # used when mixing == "fixed"
+    bc_data: str = "all"  # bc only: task | all | success (successful episodes of both files)
+    augment: bool = True  # pad + random crop, images only
+    augment_pad: int = 4
+    image_use_state: bool = False  # also feed the 10-D state to image networks
+
+    # --- optimisation ---------------------------------------------------------------------
+    batch_size: int = 256
+    discount: float = 0.99
+    polyak_tau: float = 5e-3
+    policy_lr: float = 1e-4
+    q_lr: float = 3e-4
+    entropy_lr: float = 3e-4
+    auto_entropy: bool = True  # target entropy = -action_dim
+    entropy_alpha: float = 0.0  # the fixed entropy coefficient when auto_entropy is off
+    backup_entropy: bool = False  # subtract alpha*log pi in the TD target (the facts' y has none)
+
+    # --- CQL ------------------------------------------------------------------------------
+    cql_alpha: float = 1.0  # weight of the conservative term (0 = offline SAC)
+    cql_n_actions: int = 1  # N actions of each kind (uniform, pi(s), pi(s')) in the logsumexp
+    lagrange: bool = False  # learn alpha >= 0 so the CQL gap stays near lagrange_tau
+    lagrange_tau: float = 5.0
+    lagrange_lr: float = 3e-4
+    max_backup: bool = False  # y uses max over cql_n_actions next actions
+    bc_warmup_steps: int = 10_000  # policy loss is behaviour cloning for the first K steps
+
+    # --- run ------------------------------------------------------------------------------
+    checkpoint_every: int = 5_000
+    eval_every: int = 1_000
+    eval_episodes: int = 5
+    eval_ray: bool = False
+    eval_gif: bool = True
+    # tanh(mean) as COG does; False samples the policy (seeded per episode), which helps when
+    # the same observation means "wait" in some demonstrations and "close" in others.
+    eval_deterministic: bool = True
+    log_every: int = 100
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+    deterministic: bool = False  # torch.use_deterministic_algorithms (for exact resume tests)
+    progress: bool = True
+
+    def resolved_net(self) -> str:
+        if self.net != "auto":
+            return self.net
+        return "cog" if self.obs == "image" else "state"
+
+    def validate(self) -> TrainConfig:
+        """Raise ValueError naming the first bad field; returns self for chaining."""
+        choices = {
+            "algo": ALGOS,
+            "obs": OBS_KINDS,
+            "net": NETS,
+            "mixing": MIXING,
+            "bc_data": BC_DATA,
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"config {name}={value!r} is not one of {', '.join(allowed)}")
+        if self.obs == "state" and self.resolved_net() != "state":
+            raise ValueError(f"net={self.net!r} needs images; use net=state with obs=state")
+        if self.obs == "image" and self.resolved_net() == "state":
+            raise ValueError("net='state' cannot read images; use net=cog or net=fast")
+        positive = ("steps", "batch_size", "cql_n_actions", "checkpoint_every", "eval_every",
+                    "log_every", "eval_episodes")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"config {name}={getattr(self, name)!r} must be > 0")
+        if not 0.0 <= self.task_fraction <= 1.0:
+            raise ValueError(f"config task_fraction={self.task_fraction!r} must be in [0, 1]")
+        if not 0.0 < self.discount <= 1.0:
+            raise ValueError(f"config discount={self.discount!r} must be in (0, 1]")
+        if self.cql_alpha < 0:
+            raise ValueError(f"config cql_alpha={self.cql_alpha!r} must be >= 0")
+        if self.eval_ray and not self.eval_deterministic:
+            raise ValueError("eval_ray runs the exported (deterministic) policy: "
+                             "use it with eval_deterministic=True")
+        if self.augment_pad < 0 or self.bc_warmup_steps < 0:
+            raise ValueError("config augment_pad and bc_warmup_steps must be >= 0")
+        return self
+
+    # --- JSON ------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TrainConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no config file at {path}")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"config file {path} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"config file {path} does not hold a JSON object")
+        return cls.from_dict(data)
+
+
+# The four COG setups. Datasets are passed on the command line; a setup fixes the
+# evaluation env (hence the horizon) and the paper's hyperparameters.
+SETUPS: dict[str, dict[str, Any]] = {
+    "closed-drawer": {"eval_env": "cog/ClosedDrawerGrasp-v0"},
+    "blocked-drawer": {"eval_env": "cog/BlockedByDrawerGrasp-v0"},
+    "blocked-object": {"eval_env": "cog/BlockedByObjectGrasp-v0"},
+    "pick-place": {"eval_env": "cog/PickPlace-v0"},
+}
+
+
+def config_for_setup(setup: str, **overrides: Any) -> TrainConfig:
+    if setup not in SETUPS:
+        raise ValueError(f"unknown setup {setup!r}; choose from {', '.join(SETUPS)}")
+    values = {**SETUPS[setup], **overrides}
+    return TrainConfig.from_dict(values)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode())
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same directory, then os.replace: readers never see half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

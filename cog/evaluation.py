@@ -1,0 +1,200 @@
+"""Evaluation: success rate over K seeded episodes, a GIF of one, optionally on Ray.
+
+The policy is anything with the ``policies.base.Policy`` protocol (``reset``, ``act``):
+the in-memory learned policy (``TorchPolicy``), an exported TorchScript one, or a scripted
+expert.  Episode k always uses seed ``base_seed + k``, so every evaluation of a run sees
+the same initial conditions.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cog.config import write_bytes_atomic
+
+EVAL_BASE_SEED = 100_000
+
+
+@dataclass
+class EvalResult:
+    success_rate: float  # fraction of episodes successful at their final step
+    any_success_rate: float  # fraction successful at some step
+    mean_return: float
+    episodes: int
+    successes: list[bool] = field(default_factory=list)
+
+
+class TorchPolicy:
+    """Wraps a trained algorithm (CQL/BC) as a Policy: numpy obs in, (8,) float32 action out."""
+
+    def __init__(self, algo, obs_kind: str, device: str | torch.device = "cpu",
+                 deterministic: bool = True):
+        self.algo, self.obs_kind = algo, obs_kind
+        self.device = torch.device(device)
+        self.deterministic = deterministic
+        # Stochastic evaluation samples from its own generator, re-seeded per episode, so it
+        # is reproducible and never touches the training RNG streams.
+        self.generator = torch.Generator(device=self.device)
+
+    def reset(self, seed: int | None = None) -> None:
+        self.generator.manual_seed(0 if seed is None else int(seed))
+
+    def act(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
+        batch = {"state": torch.as_tensor(np.asarray(obs["state"], dtype=np.float32),
+                                          device=self.device)[None]}
+        if self.obs_kind == "image":
+            batch["image"] = torch.as_tensor(np.asarray(obs["image"], dtype=np.uint8),
+                                             device=self.device)[None]
+        with torch.inference_mode():
+            action = self.algo.act(batch, deterministic=self.deterministic,
+                                   generator=self.generator)
+        return action[0].cpu().numpy().astype(np.float32)
+
+
+def make_env(env_id: str, obs_kind: str = "image", record: bool = False,
+             image_size: int | None = None):
+    """gymnasium.make with the project's envs registered. Extra kwargs only for cog/ ids."""
+    import gymnasium
+
+    kwargs: dict[str, Any] = {}
+    if env_id.startswith("cog/"):
+        try:
+            import envs  # noqa: F401  (registers the cog/ ids)
+        except ImportError as exc:
+            raise ValueError(f"cannot evaluate on {env_id!r}: the envs package failed to "
+                             f"import ({exc})") from None
+        kwargs["render_images"] = obs_kind == "image" or record
+        if image_size is not None:
+            kwargs["image_size"] = image_size
+        if record:
+            kwargs.update(render_mode="rgb_array", render_size=128)
+    try:
+        return gymnasium.make(env_id, **kwargs)
+    except gymnasium.error.Error as exc:
+        raise ValueError(f"unknown or broken eval env {env_id!r}: {exc}") from None
+
+
+def check_image_size(dataset_image_size: int, env, what: str = "dataset") -> None:
+    """Refuse a dataset whose images do not match the env's camera."""
+    space = getattr(env, "observation_space", None)
+    try:
+        env_size = int(space["image"].shape[0])
+    except (KeyError, TypeError, IndexError):
+        return  # the env has no image observation: nothing to compare
+    if env_size != dataset_image_size:
+        raise ValueError(
+            f"{what} images are {dataset_image_size}x{dataset_image_size} but the eval env "
+            f"renders {env_size}x{env_size}; collect data at the env's size or pass image_size"
+        )
+
+
+def run_episode(env, policy, seed: int, record: bool = False) -> tuple[bool, bool, float, list]:
+    obs, info = env.reset(seed=seed)
+    policy.reset(seed=seed)
+    frames: list[np.ndarray] = []
+    total, any_success, success = 0.0, False, False
+    while True:
+        if record:
+            frames.append(_frame(env, obs))
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
+        total += float(reward)
+        success = bool(info.get("is_success", reward > 0))
+        any_success = any_success or success
+        if terminated or truncated:
+            break
+    if record:
+        frames.append(_frame(env, obs))
+    return success, any_success, total, frames
+
+
+def _frame(env, obs) -> np.ndarray:
+    frame = env.render() if getattr(env, "render_mode", None) == "rgb_array" else None
+    if frame is None:
+        frame = obs["image"]
+    return np.asarray(frame, dtype=np.uint8)
+
+
+def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: int = 10) -> Path:
+    import imageio.v2 as imageio
+
+    buf = io.BytesIO()
+    imageio.mimsave(buf, frames, format="GIF", duration=1.0 / fps, loop=0)
+    write_bytes_atomic(Path(path), buf.getvalue())
+    return Path(path)
+
+
+def evaluate(policy, env_id: str, episodes: int, *, obs_kind: str = "image",
+             gif_path: str | os.PathLike | None = None, base_seed: int = EVAL_BASE_SEED,
+             use_ray: bool = False, policy_bytes: bytes | None = None) -> EvalResult:
+    """Run ``episodes`` seeded episodes; record the first one to ``gif_path``.
+
+    With ``use_ray``, ``policy_bytes`` (a TorchScript export, see ``cog.export``) is shipped
+    to Ray workers, which rebuild the policy with ``torch.jit.load``: no pickled objects.
+    """
+    if episodes <= 0:
+        raise ValueError(f"episodes={episodes!r} must be > 0")
+    results = []
+    start = 0
+    if gif_path is not None:
+        env = make_env(env_id, obs_kind, record=True)
+        try:
+            s, a, r, frames = run_episode(env, policy, base_seed, record=True)
+        finally:
+            env.close()
+        save_gif(frames, gif_path)
+        results.append((s, a, r))
+        start = 1
+    seeds = [base_seed + k for k in range(start, episodes)]
+    if seeds and use_ray:
+        if policy_bytes is None:
+            raise ValueError("evaluation on Ray needs the exported policy bytes")
+        results += _evaluate_on_ray(policy_bytes, env_id, obs_kind, seeds)
+    elif seeds:
+        env = make_env(env_id, obs_kind)
+        try:
+            for seed in seeds:
+                s, a, r, _ = run_episode(env, policy, seed)
+                results.append((s, a, r))
+        finally:
+            env.close()
+    succ = [r[0] for r in results]
+    return EvalResult(
+        success_rate=float(np.mean(succ)),
+        any_success_rate=float(np.mean([r[1] for r in results])),
+        mean_return=float(np.mean([r[2] for r in results])),
+        episodes=len(results),
+        successes=succ,
+    )
+
+
+def _ray_episodes(policy_bytes: bytes, env_id: str, obs_kind: str, seeds: list[int]):
+    from cog.export import ExportedPolicy
+
+    torch.set_num_threads(1)
+    policy = ExportedPolicy.from_bytes(policy_bytes)
+    env = make_env(env_id, obs_kind)
+    try:
+        return [run_episode(env, policy, seed)[:3] for seed in seeds]
+    finally:
+        env.close()
+
+
+def _evaluate_on_ray(policy_bytes: bytes, env_id: str, obs_kind: str, seeds: list[int]):
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=max(1, os.cpu_count() or 1), include_dashboard=False,
+                 log_to_driver=False)
+    workers = max(1, min(len(seeds), int(ray.available_resources().get("CPU", 1))))
+    chunks = [seeds[i::workers] for i in range(workers)]
+    remote = ray.remote(num_cpus=1)(_ray_episodes)
+    ref = ray.put(policy_bytes)
+    out = ray.get([remote.remote(ref, env_id, obs_kind, c) for c in chunks if c])
+    return [r for chunk in out for r in chunk]

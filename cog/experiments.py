@@ -1,0 +1,196 @@
+"""The stitching experiment behind `cog demo` and `benchmarks/stitching.py`.
+
+For one COG setup: collect (or reuse) the prior and task datasets, train each method on
+each seed, evaluate in the setup's env (whose initial conditions the task data never
+shows), and write a markdown table, a PNG of success against steps, and the GIFs.
+
+Methods:
+    cog        CQL on prior (rewards relabelled to 0) + task data        -- COG
+    task_only  CQL on task data only                                      -- baseline
+    bc         behaviour cloning on all data (prior + task)               -- baseline
+    sac        offline SAC (CQL with alpha 0) on prior + task             -- baseline
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from cog.config import SETUPS, TrainConfig, write_text_atomic
+
+# Setup name -> data_collection preset name.
+DATA_PRESETS = {
+    "closed-drawer": "closed_drawer",
+    "blocked-drawer": "blocked_by_drawer",
+    "blocked-object": "blocked_by_object",
+    "pick-place": "pick_place",
+}
+METHODS = ("cog", "task_only", "bc", "sac")
+
+
+@dataclass
+class ExperimentConfig:
+    setup: str = "closed-drawer"
+    out: str = "runs/stitching"
+    data_dir: str = ""  # where the datasets live/are collected; default OUT/data
+    methods: tuple[str, ...] = ("cog", "task_only", "bc")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    prior_episodes: int = 100
+    task_episodes: int = 100
+    collect_workers: int = 1
+    eval_episodes: int = 10
+    eval_every: int = 1000
+    # The training config every method starts from. The 10-D state alone cannot tell the
+    # closed-drawer start from the open-drawer task start (the arm is at neutral in both), so
+    # the default is the `thumb` preset: the state plus an 8x8 thumbnail of the camera, at
+    # MLP cost. Pass obs="state" for the pure-state variant.
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        obs="image", net="thumb", steps=5000, batch_size=256, bc_warmup_steps=500,
+        checkpoint_every=1000, log_every=100, eval_gif=True, progress=True,
+        # Sampled actions: the grasp expert sometimes waits at the bottom with the gripper
+        # open before closing, so one observation means "wait" or "close"; tanh(mean)
+        # averages the two and never closes (measured: BC 0/10 deterministic, 4/10 sampled).
+        eval_deterministic=False))
+
+
+def collect_data(cfg: ExperimentConfig) -> tuple[Path, Path]:
+    from data_collection.collect import collect
+    from data_collection.presets import preset_configs
+
+    if cfg.setup not in DATA_PRESETS:
+        raise ValueError(f"unknown setup {cfg.setup!r}; choose from {', '.join(DATA_PRESETS)}")
+    data_dir = Path(cfg.data_dir or Path(cfg.out) / "data")
+    jobs = preset_configs(DATA_PRESETS[cfg.setup], data_dir, prior_episodes=cfg.prior_episodes,
+                          task_episodes=cfg.task_episodes, workers=cfg.collect_workers)
+    paths = []
+    for label, job in jobs:
+        t0 = time.perf_counter()
+        res = collect(job, progress=True)
+        print(f"{label}: {res.out} ({time.perf_counter() - t0:.0f}s)")
+        paths.append(Path(job.out))
+    return paths[0], paths[1]
+
+
+def method_config(cfg: ExperimentConfig, method: str, seed: int, prior: Path,
+                  task: Path) -> TrainConfig:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    base = replace(cfg.train, seed=seed, task=str(task), prior=str(prior),
+                   eval_env=SETUPS[cfg.setup]["eval_env"], eval_every=cfg.eval_every,
+                   eval_episodes=cfg.eval_episodes)
+    if method == "task_only":
+        return replace(base, prior="")
+    if method == "bc":
+        return replace(base, algo="bc", bc_data="all")
+    if method == "sac":
+        return replace(base, algo="sac")
+    return base
+
+
+def run_experiment(cfg: ExperimentConfig) -> dict:
+    """Train every (method, seed), resuming finished or interrupted runs; write the report."""
+    from cog.checkpoint import checkpoint_path
+    from cog.trainer import Trainer
+
+    out = Path(cfg.out)
+    prior, task = collect_data(cfg)
+    results: dict[str, dict[int, float]] = {}
+    for method in cfg.methods:
+        for seed in cfg.seeds:
+            run_dir = out / f"{method}_seed{seed}"
+            tcfg = method_config(cfg, method, seed, prior, task)
+            print(f"== {method} seed {seed}: {tcfg.steps} steps -> {run_dir}")
+            if checkpoint_path(run_dir).exists():
+                trainer = Trainer.resume(run_dir, steps=tcfg.steps)
+            else:
+                trainer = Trainer(tcfg, run_dir)
+            trainer.run()
+            results.setdefault(method, {})[seed] = final_success(run_dir)
+    summary = write_report(cfg, results)
+    return summary
+
+
+def final_success(run_dir: Path) -> float:
+    from cog.logger import CsvLog
+
+    rows = [r for r in CsvLog(run_dir / "eval.csv").rows if "eval/success_rate" in r]
+    if not rows:
+        raise ValueError(f"{run_dir} has no evaluation")
+    return float(rows[-1]["eval/success_rate"])
+
+
+def write_report(cfg: ExperimentConfig, results: dict[str, dict[int, float]]) -> dict:
+    out = Path(cfg.out)
+    obs = "state" if cfg.train.obs == "state" else f"{cfg.train.obs}, net {cfg.train.net}"
+    lines = [f"# Stitching: {cfg.setup} ({obs})", "",
+             f"{cfg.train.steps} gradient steps, batch {cfg.train.batch_size}, "
+             f"{cfg.eval_episodes} evaluation episodes per seed in "
+             f"`{SETUPS[cfg.setup]['eval_env']}`; {cfg.prior_episodes} prior and "
+             f"{cfg.task_episodes} task episodes collected.", "",
+             "| method | success (mean ± std over seeds) | per seed |", "|---|---|---|"]
+    summary = {}
+    for method, per_seed in results.items():
+        vals = np.array(list(per_seed.values()))
+        summary[method] = {"mean": float(vals.mean()), "std": float(vals.std()),
+                           "per_seed": {str(k): v for k, v in per_seed.items()}}
+        seeds = ", ".join(f"{v:.2f}" for v in per_seed.values())
+        lines.append(f"| {method} | {vals.mean():.2f} ± {vals.std():.2f} | {seeds} |")
+    png = plot_mean_curves(cfg, results, out / "success.png")
+    lines += ["", f"![success against steps]({png.name})", ""]
+    gifs = []
+    for method, per_seed in results.items():
+        seed = next(iter(per_seed))
+        videos = sorted((out / f"{method}_seed{seed}" / "videos").glob("*.gif"))
+        if videos:
+            dest = out / f"{method}.gif"
+            shutil.copyfile(videos[-1], dest)
+            gifs.append(f"{method}: ![{method}]({dest.name})")
+    if gifs:
+        lines += ["Last evaluation episode of the first seed:", ""] + gifs + [""]
+    write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    print("\n".join(lines))
+    return summary
+
+
+def plot_mean_curves(cfg: ExperimentConfig, results: dict[str, dict[int, float]],
+                     path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cog.config import write_bytes_atomic
+    from cog.logger import CsvLog
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for method, per_seed in results.items():
+        curves = []
+        for seed in per_seed:
+            rows = CsvLog(Path(cfg.out) / f"{method}_seed{seed}" / "eval.csv").rows
+            curves.append({int(r["step"]): r["eval/success_rate"] for r in rows})
+        steps = sorted(set.intersection(*[set(c) for c in curves]))
+        if not steps:
+            continue
+        vals = np.array([[c[s] for s in steps] for c in curves])
+        mean, std = vals.mean(0), vals.std(0)
+        ax.plot(steps, mean, marker="o", markersize=3, label=method)
+        ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("gradient steps")
+    ax.set_ylabel("success rate")
+    ax.set_title(f"{cfg.setup}, {cfg.train.obs}, {len(cfg.seeds)} seed(s)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+    return path

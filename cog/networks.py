@@ -1,0 +1,377 @@
+"""Actor and critic networks, chosen by preset name: ``cog``, ``fast`` or ``state``.
+
+Every critic exposes the same two calls, so the losses never look inside:
+
+    feats = critic.encode(obs)          # once per observation batch
+    q = critic.q(feats, actions)        # actions (B, N, A) -> Q values (n_q, B, N)
+
+and every actor:
+
+    feats = actor.encode(obs, critic_feats)   # critic_feats used only by the fast preset
+    mean, log_std = actor(feats)              # (B, A) each, pre-tanh Gaussian
+
+Speed tricks, each the same mathematics as the straightforward network:
+- each image is encoded once per network, and the features are reused for all N sampled
+  actions (the original code repeats every image N times and re-encodes it);
+- the first Q layer ``W [f; a] + b`` is computed as ``W_f f + (W_a a + b)``: the big
+  feature matmul runs once per state, only the tiny action part runs per action;
+- images enter as (B, H, W, 3) uint8; permuting to (B, 3, H, W) *is* the channels_last
+  layout, so convolutions run channels_last with no copy.
+
+``critic.q_naive(obs, actions)`` and ``actor.naive(obs)`` are the straightforward forwards
+(encode + concatenate + MLP) kept for the reference implementation and the equality tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+Obs = dict[str, Tensor]  # "image": uint8 (B, H, W, 3); "state": float32 (B, 10)
+
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+PRESETS = ("cog", "fast", "state", "thumb")
+
+
+_STRAIGHTFORWARD = False
+
+
+@contextlib.contextmanager
+def straightforward_encoders():
+    """Inside this block the `cog` encoder runs conv -> relu -> pool as written in the paper
+    (used by cog.reference, so the benchmark's baseline has none of our tricks)."""
+    global _STRAIGHTFORWARD
+    old, _STRAIGHTFORWARD = _STRAIGHTFORWARD, True
+    try:
+        yield
+    finally:
+        _STRAIGHTFORWARD = old
+
+
+def image_to_float(image: Tensor) -> Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1], channels_last in memory."""
+    return image.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Encoders
+# --------------------------------------------------------------------------------------------
+class CogEncoder(nn.Module):
+    """COG's image encoder: 3 conv layers of 16 channels, 3x3, 2x2 max-pool after the first
+    two. 48x48x3 -> 16x12x12 = 2304 features."""
+
+    def __init__(self, image_size: int = 48, use_state: bool = False, state_dim: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 16, 3, padding=1)
+        self.conv3 = nn.Conv2d(16, 16, 3, padding=1)
+        self.use_state = use_state
+        self.out_dim = 16 * (image_size // 4) ** 2 + (state_dim if use_state else 0)
+
+    def forward(self, obs: Obs) -> Tensor:
+        x = image_to_float(obs["image"])
+        if _STRAIGHTFORWARD:  # the paper's order, for the reference implementation
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            x = F.relu(self.conv3(x)).flatten(1)
+            return torch.cat([x, obs["state"]], dim=1) if self.use_state else x
+        # relu(max_pool(x)) == max_pool(relu(x)) exactly (relu is monotone), gradients
+        # included; pooling first runs the relu on 4x fewer numbers.
+        x = F.relu(F.max_pool2d(self.conv1(x), 2), inplace=True)
+        x = F.relu(F.max_pool2d(self.conv2(x), 2), inplace=True)
+        x = F.relu(self.conv3(x), inplace=True)
+        x = x.flatten(1)  # flatten copies channels_last into the standard NCHW feature order
+        if self.use_state:
+            x = torch.cat([x, obs["state"]], dim=1)
+        return x
+
+
+class FastEncoder(nn.Module):
+    """Our fast encoder: three stride-2 convs (no max-pool, the costliest op in COG's net),
+    then a small projection with LayerNorm + tanh so the critic heads stay small."""
+
+    def __init__(self, image_size: int = 48, use_state: bool = False, state_dim: int = 10,
+                 channels: int = 32, feature_dim: int = 64):
+        super().__init__()
+        self.convs = nn.Sequential(
+            nn.Conv2d(3, channels, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
+        )
+        side = math.ceil(math.ceil(math.ceil(image_size / 2) / 2) / 2)
+        self.proj = nn.Linear(channels * side * side, feature_dim)
+        self.norm = nn.LayerNorm(feature_dim)
+        self.use_state = use_state
+        self.out_dim = feature_dim + (state_dim if use_state else 0)
+
+    def forward(self, obs: Obs) -> Tensor:
+        x = self.convs(image_to_float(obs["image"])).flatten(1)
+        x = torch.tanh(self.norm(self.proj(x)))
+        if self.use_state:
+            x = torch.cat([x, obs["state"]], dim=1)
+        return x
+
+
+class ThumbEncoder(nn.Module):
+    """The `thumb` preset: the 10-D state plus the camera image average-pooled to 8x8.
+
+    The state alone is ambiguous in the COG tasks: the arm at neutral with the drawer closed
+    (the closed-drawer start) and with it open (the task start) give the same 10 numbers.
+    An 8x8 thumbnail shows the drawer and the object, at the cost of an MLP."""
+
+    def __init__(self, image_size: int = 48, state_dim: int = 10, side: int = 8):
+        super().__init__()
+        if image_size % side:
+            raise ValueError(f"thumb preset needs an image size divisible by {side}, "
+                             f"got {image_size}")
+        self.pool = image_size // side
+        self.out_dim = 3 * side * side + state_dim
+
+    def forward(self, obs: Obs) -> Tensor:
+        x = F.avg_pool2d(image_to_float(obs["image"]), self.pool).flatten(1)
+        return torch.cat([x * 2.0 - 1.0, obs["state"]], dim=1)
+
+
+class StateEncoder(nn.Module):
+    def __init__(self, state_dim: int = 10):
+        super().__init__()
+        self.out_dim = state_dim
+
+    def forward(self, obs: Obs) -> Tensor:
+        return obs["state"]
+
+
+# --------------------------------------------------------------------------------------------
+# Q heads
+# --------------------------------------------------------------------------------------------
+class SplitQHead(nn.Module):
+    """One Q MLP on [features; action] with the first layer split (same weights, same maths)."""
+
+    def __init__(self, feat_dim: int, action_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.feat_dim = feat_dim
+        self.first = nn.Linear(feat_dim + action_dim, hidden[0])
+        layers: list[nn.Module] = []
+        for a, b in zip(hidden[:-1], hidden[1:], strict=True):
+            layers += [nn.ReLU(), nn.Linear(a, b)]
+        layers += [nn.ReLU(), nn.Linear(hidden[-1], 1)]
+        self.rest = nn.Sequential(*layers)
+
+    def forward(self, feats: Tensor, actions: Tensor) -> Tensor:
+        """feats (B, F), actions (B, N, A) -> (B, N)."""
+        w_f = self.first.weight[:, : self.feat_dim]
+        w_a = self.first.weight[:, self.feat_dim :]
+        h_state = feats @ w_f.t()  # (B, H): once per state
+        h_action = torch.addmm(self.first.bias, actions.flatten(0, 1), w_a.t())  # (B*N, H)
+        h = h_action.view(*actions.shape[:2], -1) + h_state.unsqueeze(1)
+        return self.rest(h).squeeze(-1)
+
+    def naive(self, feats: Tensor, actions: Tensor) -> Tensor:
+        """feats (B, F), actions (B, A) -> (B,): concatenate, then the full first layer."""
+        return self.rest(self.first(torch.cat([feats, actions], dim=1))).squeeze(-1)
+
+
+class EnsembleQHead(nn.Module):
+    """n_q Q MLPs evaluated in one batched pass (weights stacked on a leading axis)."""
+
+    def __init__(self, n_q: int, feat_dim: int, action_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.n_q, self.feat_dim = n_q, feat_dim
+        dims = [feat_dim + action_dim, *hidden, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
+            # Same init as nn.Linear, for each member independently.
+            bound = 1.0 / math.sqrt(d_in)
+            self.weights.append(nn.Parameter(torch.empty(n_q, d_in, d_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(n_q, 1, d_out).uniform_(-bound, bound)))
+
+    def forward(self, feats: Tensor, actions: Tensor) -> Tensor:
+        """feats (B, F) shared by all members, actions (B, N, A) -> (n_q, B, N)."""
+        b, n, _ = actions.shape
+        w0 = self.weights[0]
+        h_state = torch.einsum("bf,qfh->qbh", feats, w0[:, : self.feat_dim])  # (q, B, H)
+        h_action = torch.baddbmm(
+            self.biases[0], actions.reshape(1, b * n, -1).expand(self.n_q, -1, -1),
+            w0[:, self.feat_dim :],
+        )  # (q, B*N, H)
+        h = h_action.view(self.n_q, b, n, -1) + h_state.unsqueeze(2)
+        h = h.view(self.n_q, b * n, -1)
+        for w, bias in zip(self.weights[1:], self.biases[1:], strict=True):
+            h = torch.baddbmm(bias, F.relu(h), w)
+        return h.view(self.n_q, b, n)
+
+    def naive(self, feats: Tensor, actions: Tensor) -> Tensor:
+        """feats (B, F), actions (B, A) -> (n_q, B), one member at a time, concatenated input."""
+        x = torch.cat([feats, actions], dim=1)
+        outs = []
+        for i in range(self.n_q):
+            h = x
+            for k, (w, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+                h = h @ w[i] + bias[i]
+                if k < len(self.weights) - 1:
+                    h = F.relu(h)
+            outs.append(h.squeeze(-1))
+        return torch.stack(outs)
+
+
+# --------------------------------------------------------------------------------------------
+# Critics
+# --------------------------------------------------------------------------------------------
+class SeparateCritic(nn.Module):
+    """The `cog` preset: every Q network has its own encoder (as in COG)."""
+
+    def __init__(self, n_q: int, make_encoder, action_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.encoders = nn.ModuleList([make_encoder() for _ in range(n_q)])
+        feat_dim = self.encoders[0].out_dim
+        self.heads = nn.ModuleList([SplitQHead(feat_dim, action_dim, hidden) for _ in range(n_q)])
+
+    def encode(self, obs: Obs) -> Tensor:
+        return torch.stack([enc(obs) for enc in self.encoders])  # (n_q, B, F)
+
+    def q(self, feats: Tensor, actions: Tensor) -> Tensor:
+        return torch.stack([head(f, actions) for head, f in zip(self.heads, feats, strict=True)])
+
+    def q_naive(self, obs: Obs, actions: Tensor) -> Tensor:
+        return torch.stack(
+            [head.naive(enc(obs), actions)
+             for enc, head in zip(self.encoders, self.heads, strict=True)]
+        )
+
+
+class SharedCritic(nn.Module):
+    """The `fast` and `state` presets: one encoder shared by the Q ensemble."""
+
+    def __init__(self, n_q: int, encoder: nn.Module, action_dim: int, hidden: tuple[int, ...]):
+        super().__init__()
+        self.encoder = encoder
+        self.head = EnsembleQHead(n_q, encoder.out_dim, action_dim, hidden)
+
+    def encode(self, obs: Obs) -> Tensor:
+        return self.encoder(obs)  # (B, F)
+
+    def q(self, feats: Tensor, actions: Tensor) -> Tensor:
+        return self.head(feats, actions)
+
+    def q_naive(self, obs: Obs, actions: Tensor) -> Tensor:
+        return self.head.naive(self.encoder(obs), actions)
+
+
+# --------------------------------------------------------------------------------------------
+# Actor
+# --------------------------------------------------------------------------------------------
+def mlp(d_in: int, hidden: tuple[int, ...], d_out: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(d_in, h), nn.ReLU()]
+        d_in = h
+    layers.append(nn.Linear(d_in, d_out))
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """Tanh-Gaussian policy head. With ``encoder=None`` it reads the critic's features,
+    detached (the fast preset): the actor never trains the shared encoder."""
+
+    def __init__(self, encoder: nn.Module | None, feat_dim: int, action_dim: int,
+                 hidden: tuple[int, ...]):
+        super().__init__()
+        self.encoder = encoder
+        self.net = mlp(feat_dim, hidden, 2 * action_dim)
+        self.action_dim = action_dim
+
+    @property
+    def uses_critic_features(self) -> bool:
+        return self.encoder is None
+
+    def encode(self, obs: Obs, critic_feats: Tensor | None = None, detach: bool = True) -> Tensor:
+        """Features for the policy head. ``detach=False`` lets behaviour cloning train the
+        shared encoder (BC has no critic loss that would otherwise train it)."""
+        if self.encoder is None:
+            if critic_feats is None:
+                raise ValueError("this actor reads the critic's features: pass critic_feats")
+            return critic_feats.detach() if detach else critic_feats
+        return self.encoder(obs)
+
+    def forward(self, feats: Tensor) -> tuple[Tensor, Tensor]:
+        mean, log_std = self.net(feats).chunk(2, dim=-1)
+        return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+
+
+# --------------------------------------------------------------------------------------------
+# Presets
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NetSpec:
+    preset: str
+    obs: str  # image | state
+    image_size: int = 48
+    state_dim: int = 10
+    action_dim: int = 8
+    use_state: bool = False  # image presets: concatenate the state to the image features
+    n_q: int = 2
+    hidden: tuple[int, ...] = ()  # MLP widths; () = the preset's own (small ones for tests)
+
+
+class ActorCritic(nn.Module):
+    """The actor, the critic and its target, built from one NetSpec."""
+
+    def __init__(self, spec: NetSpec):
+        super().__init__()
+        if spec.preset not in PRESETS:
+            raise ValueError(f"unknown network preset {spec.preset!r}; use {', '.join(PRESETS)}")
+        self.spec = spec
+        self.critic = _build_critic(spec)
+        self.critic_target = _build_critic(spec)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.requires_grad_(False)
+        self.actor = _build_actor(spec, self.critic)
+        if spec.obs == "image":
+            # channels_last conv weights match the channels_last (permuted NHWC) input.
+            self.to(memory_format=torch.channels_last)
+
+    def critic_features_for_actor(self, obs: Obs) -> Tensor | None:
+        """The critic features the actor needs (fast preset), else None. No gradient."""
+        if not self.actor.uses_critic_features:
+            return None
+        with torch.no_grad():
+            return self.critic.encode(obs)
+
+
+def _build_critic(spec: NetSpec) -> nn.Module:
+    if spec.preset == "cog":
+        return SeparateCritic(
+            spec.n_q, lambda: CogEncoder(spec.image_size, spec.use_state, spec.state_dim),
+            spec.action_dim, spec.hidden or (1024, 512, 256),
+        )
+    if spec.preset == "fast":
+        enc = FastEncoder(spec.image_size, spec.use_state, spec.state_dim)
+        return SharedCritic(spec.n_q, enc, spec.action_dim, spec.hidden or (256, 256))
+    if spec.preset == "thumb":
+        enc = ThumbEncoder(spec.image_size, spec.state_dim)
+        return SharedCritic(spec.n_q, enc, spec.action_dim, spec.hidden or (256, 256, 256))
+    return SharedCritic(spec.n_q, StateEncoder(spec.state_dim), spec.action_dim,
+                        spec.hidden or (256, 256, 256))
+
+
+def _build_actor(spec: NetSpec, critic: nn.Module) -> Actor:
+    if spec.preset == "cog":
+        enc = CogEncoder(spec.image_size, spec.use_state, spec.state_dim)
+        return Actor(enc, enc.out_dim, spec.action_dim, spec.hidden or (1024, 512, 256))
+    if spec.preset == "fast":
+        return Actor(None, critic.encoder.out_dim, spec.action_dim, spec.hidden or (256, 256))
+    if spec.preset == "thumb":
+        enc = ThumbEncoder(spec.image_size, spec.state_dim)
+        return Actor(enc, enc.out_dim, spec.action_dim, spec.hidden or (256, 256, 256))
+    enc = StateEncoder(spec.state_dim)
+    return Actor(enc, enc.out_dim, spec.action_dim, spec.hidden or (256, 256, 256))
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,144 @@
+"""The offline replay buffer: prior + task transitions, relabelled and mixed.
+
+It knows nothing of algorithms. It holds the merged arrays as torch tensors on the training
+device (images stay uint8; they become float only inside the networks), relabels prior
+rewards (COG: to 0), and samples batches either uniformly over all transitions (COG's
+default: the mix is proportional to dataset sizes) or with a fixed task fraction per batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from data_collection.dataset import Dataset
+
+
+@dataclass
+class Batch:
+    obs: dict[str, Tensor]  # image uint8 (B, H, W, 3) [image runs only], state float (B, 10)
+    actions: Tensor  # (B, A)
+    rewards: Tensor  # (B,)
+    dones: Tensor  # (B,) float 0/1: terminals (COG never terminates; timeouts are not dones)
+    next_obs: dict[str, Tensor]
+    from_task: Tensor  # (B,) bool: which rows came from the task dataset
+
+
+def relabel_rewards(rewards: np.ndarray, value: float = 0.0) -> np.ndarray:
+    """COG's relabelling of prior data: every reward becomes ``value`` (default 0)."""
+    return np.full_like(rewards, value, dtype=np.float32)
+
+
+class ReplayBuffer:
+    def __init__(
+        self,
+        task: Dataset,
+        prior: Dataset | None = None,
+        *,
+        use_images: bool = True,
+        relabel_prior: bool = True,
+        prior_reward_value: float = 0.0,
+        mixing: str = "proportional",
+        task_fraction: float = 0.5,
+        only_successful: bool = False,
+        include_prior: bool = True,
+        device: str | torch.device = "cpu",
+    ):
+        if mixing not in ("proportional", "fixed"):
+            raise ValueError(f"mixing={mixing!r} is not 'proportional' or 'fixed'")
+        if not 0.0 <= task_fraction <= 1.0:
+            raise ValueError(f"task_fraction={task_fraction!r} must be in [0, 1]")
+        parts = [prior, task] if (prior is not None and include_prior) else [task]
+        if use_images and prior is not None and include_prior and (
+            prior.images.shape[1:] != task.images.shape[1:]
+        ):
+            raise ValueError(
+                f"prior images {prior.images.shape[1:]} and task images "
+                f"{task.images.shape[1:]} differ in size"
+            )
+        self.device = torch.device(device)
+        self.mixing, self.task_fraction = mixing, float(task_fraction)
+        self.use_images = use_images
+
+        obs_offset, trans_offset = 0, 0
+        obs_index, rewards, is_task, keep = [], [], [], []
+        for ds in parts:
+            from_task = ds is task
+            obs_index.append(ds.obs_index.astype(np.int64) + obs_offset)
+            r = ds.rewards.astype(np.float32)
+            if not from_task and relabel_prior:
+                r = relabel_rewards(r, prior_reward_value)
+            rewards.append(r)
+            is_task.append(np.full(ds.num_transitions, from_task))
+            keep.append(_successful_mask(ds) if only_successful else
+                        np.ones(ds.num_transitions, dtype=bool))
+            obs_offset += ds.states.shape[0]
+            trans_offset += ds.num_transitions
+
+        def to_dev(arrays, dtype=None):
+            t = torch.from_numpy(np.ascontiguousarray(np.concatenate(arrays)))
+            return t.to(self.device, dtype=dtype) if dtype else t.to(self.device)
+
+        self.states = to_dev([ds.states for ds in parts], torch.float32)
+        self.images = to_dev([ds.images for ds in parts]) if use_images else None
+        self.actions = to_dev([ds.actions for ds in parts], torch.float32)
+        self.rewards = to_dev(rewards, torch.float32)
+        self.dones = to_dev([ds.terminals for ds in parts], torch.float32)
+        self.obs_index = to_dev(obs_index)
+        self.from_task = to_dev(is_task)
+        keep_all = np.concatenate(keep)
+        task_all = np.concatenate(is_task)
+        self.task_ids = torch.from_numpy(np.flatnonzero(keep_all & task_all)).to(self.device)
+        self.prior_ids = torch.from_numpy(np.flatnonzero(keep_all & ~task_all)).to(self.device)
+        self.all_ids = torch.from_numpy(np.flatnonzero(keep_all)).to(self.device)
+        if len(self.all_ids) == 0:
+            raise ValueError("the replay buffer is empty (no transitions were selected)")
+
+    def __len__(self) -> int:
+        return int(len(self.all_ids))
+
+    @property
+    def num_task(self) -> int:
+        return int(len(self.task_ids))
+
+    @property
+    def num_prior(self) -> int:
+        return int(len(self.prior_ids))
+
+    def sample_indices(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
+        def pick(ids: Tensor, n: int) -> Tensor:
+            return ids[torch.randint(0, len(ids), (n,), device=self.device, generator=generator)]
+
+        if self.mixing == "proportional" or self.num_prior == 0 or self.num_task == 0:
+            return pick(self.all_ids, batch_size)
+        n_task = int(round(batch_size * self.task_fraction))
+        return torch.cat([pick(self.task_ids, n_task), pick(self.prior_ids, batch_size - n_task)])
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
+        idx = self.sample_indices(batch_size, generator)
+        row = self.obs_index[idx]
+        return Batch(
+            obs=self._obs(row),
+            actions=self.actions[idx],
+            rewards=self.rewards[idx],
+            dones=self.dones[idx],
+            next_obs=self._obs(row + 1),
+            from_task=self.from_task[idx],
+        )
+
+    def _obs(self, rows: Tensor) -> dict[str, Tensor]:
+        obs = {"state": self.states[rows]}
+        if self.images is not None:
+            obs["image"] = self.images[rows]
+        return obs
+
+
+def _successful_mask(ds: Dataset) -> np.ndarray:
+    """Per-transition mask: True for transitions of successful episodes."""
+    mask = np.zeros(ds.num_transitions, dtype=bool)
+    for start, length, ok in zip(ds.episode_starts, ds.lengths, ds.success, strict=True):
+        mask[int(start) : int(start) + int(length)] = bool(ok)
+    return mask

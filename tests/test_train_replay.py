@@ -1,0 +1,101 @@
+"""Correctness tests 3 and 4: relabelling only prior rewards, and the mixing ratio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cog.augment import random_crop
+from cog.replay import ReplayBuffer
+from cog.testing import random_dataset
+
+
+def test_relabelling_zeroes_prior_rewards_and_only_those():
+    prior = random_dataset(3, 4, image_size=8, seed=1, reward=1.0)
+    task = random_dataset(2, 5, image_size=8, seed=2, reward=1.0)
+    task.rewards[::2] = 0.0  # task rewards must be kept exactly, zeros and ones
+    buf = ReplayBuffer(task, prior)
+    r = buf.rewards.numpy()
+    is_task = buf.from_task.numpy()
+    assert np.all(r[~is_task] == 0.0)
+    np.testing.assert_array_equal(r[is_task], task.rewards)
+    # Switched off, prior rewards survive.
+    kept = ReplayBuffer(task, prior, relabel_prior=False)
+    np.testing.assert_array_equal(kept.rewards.numpy()[~is_task], prior.rewards)
+    # The sampled batch carries the same rewards as the stored transition.
+    batch = buf.sample(64, torch.Generator().manual_seed(0))
+    assert torch.all(batch.rewards[~batch.from_task] == 0)
+
+
+def test_transitions_pair_each_observation_with_its_successor():
+    task = random_dataset(3, 4, image_size=8, seed=3)
+    prior = random_dataset(2, 4, image_size=8, seed=4)
+    buf = ReplayBuffer(task, prior)
+    batch = buf.sample(200, torch.Generator().manual_seed(1))
+    all_states = np.concatenate([prior.states, task.states])
+    all_actions = np.concatenate([prior.actions, task.actions])
+    all_obs_index = np.concatenate([prior.obs_index, task.obs_index + prior.states.shape[0]])
+    for s, s2, a in zip(batch.obs["state"], batch.next_obs["state"], batch.actions, strict=True):
+        i = int(np.flatnonzero((all_actions == a.numpy()).all(1))[0])
+        np.testing.assert_array_equal(s.numpy(), all_states[all_obs_index[i]])
+        np.testing.assert_array_equal(s2.numpy(), all_states[all_obs_index[i] + 1])
+
+
+@pytest.mark.parametrize("mixing,fraction", [("proportional", None), ("fixed", 0.3)])
+def test_mixing_ratio_holds_statistically(mixing, fraction):
+    prior = random_dataset(30, 10, image_size=4, seed=5)  # 300 prior transitions
+    task = random_dataset(10, 10, image_size=4, seed=6)  # 100 task transitions
+    buf = ReplayBuffer(task, prior, mixing=mixing, task_fraction=fraction or 0.5)
+    g = torch.Generator().manual_seed(7)
+    n, total = 200, 0
+    for _ in range(n):
+        total += int(buf.sample(64, g).from_task.sum())
+    observed = total / (n * 64)
+    expected = 100 / 400 if mixing == "proportional" else round(64 * fraction) / 64
+    # 12,800 draws: the standard error of a proportion near 0.25 is about 0.004.
+    assert abs(observed - expected) < 0.02
+
+
+def test_success_only_and_task_only_selection():
+    task = random_dataset(4, 3, image_size=4, seed=8)
+    object.__setattr__(task, "success", np.array([True, False, True, False]))
+    prior = random_dataset(2, 3, image_size=4, seed=9)
+    buf = ReplayBuffer(task, prior, only_successful=True)
+    assert buf.num_task == 6 and buf.num_prior == 0
+    only_task = ReplayBuffer(task, prior, include_prior=False)
+    assert len(only_task) == 12 and bool(only_task.from_task.all())
+
+
+def test_images_stay_uint8_until_the_network():
+    task = random_dataset(2, 3, image_size=8)
+    buf = ReplayBuffer(task)
+    assert buf.images.dtype == torch.uint8
+    assert buf.sample(4).obs["image"].dtype == torch.uint8
+
+
+def test_random_crop_shifts_within_the_padding():
+    img = torch.arange(8 * 8, dtype=torch.uint8).view(1, 8, 8, 1).expand(16, 8, 8, 3).clone()
+    out = random_crop(img, pad=2, generator=torch.Generator().manual_seed(0))
+    assert out.shape == img.shape and out.dtype == torch.uint8
+    # Every crop is a shift of the original by at most 2 pixels (replicate padding at edges).
+    shifts = set()
+    for k in range(16):
+        found = None
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                rows = (torch.arange(8) + dy).clamp(0, 7)
+                cols = (torch.arange(8) + dx).clamp(0, 7)
+                if torch.equal(out[k], img[k][rows][:, cols]):
+                    found = (dy, dx)
+        assert found is not None
+        shifts.add(found)
+    assert len(shifts) > 3  # offsets actually vary
+
+
+def test_bad_mixing_is_refused():
+    task = random_dataset(1, 2, image_size=4)
+    with pytest.raises(ValueError, match="mixing"):
+        ReplayBuffer(task, mixing="half")
+    with pytest.raises(ValueError, match="task_fraction"):
+        ReplayBuffer(task, mixing="fixed", task_fraction=1.5)
