@@ -62,7 +62,12 @@ class Arm:
     # --- reading -----------------------------------------------------------------------------
     def ee_pose(self) -> tuple[np.ndarray, np.ndarray]:
         state = self.client.getLinkState(self.body, EE_LINK, computeForwardKinematics=True)
-        return np.asarray(state[4], dtype=np.float64), np.asarray(state[5], dtype=np.float64)
+        quat = np.asarray(state[5], dtype=np.float64)
+        # q and -q are the same rotation; pybullet returns either. A learner should not see the
+        # same pose as two different states, so the sign is made canonical (w >= 0).
+        if quat[3] < 0:
+            quat = -quat
+        return np.asarray(state[4], dtype=np.float64), quat
 
     def joint_positions(self) -> np.ndarray:
         states = self.client.getJointStates(self.body, ARM_JOINTS)

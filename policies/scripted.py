@@ -201,7 +201,9 @@ def pick_stages(e: ScriptedExpert, pos_key: str, lift_to: float = 0.16) -> list[
 
     return [
         e.move(lambda i: grasp_point(i) + [0, 0, ABOVE], OPEN, tol=0.012),
-        e.move(grasp_point, OPEN, tol=0.008, max_steps=6),
+        # Close as soon as the fingers are around the object: hovering open at the bottom for a
+        # few steps would make the same observation mean "wait" in some demos, "close" in others.
+        e.move(grasp_point, OPEN, tol=0.012, max_steps=4),
         e.gripper(CLOSE),
         e.move(lambda i: i["ee_pos"] * [1, 1, 0] + [0, 0, lift_to], tol=0.02, max_steps=6),
     ]
