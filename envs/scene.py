@@ -108,7 +108,6 @@ class Scene:
         self.neutral_q = neutral_joints(self.arm)
         self.arm.reset_to(self.neutral_q, 0.037)
         self.cabinet_pos = np.array(CABINET_POS, dtype=np.float64)
-        self.link_colors = self._record_link_colors()
 
     # --- construction helpers --------------------------------------------------------------------
     def _box_body(self, half, pos, color, mass):
@@ -129,13 +128,6 @@ class Scene:
                 pybullet.GEOM_CYLINDER, radius=radius, length=2 * half_h, rgbaColor=(1, 1, 1, 1)
             )
         return c.createMultiBody(OBJECT_MASS, col, vis, pos)
-
-    def _record_link_colors(self) -> dict[tuple[int, int], tuple]:
-        colors = {}
-        for body in (self.bodies.table, self.bodies.cabinet):
-            for shape in self.client.getVisualShapeData(body):
-                colors[(shape[0], shape[1])] = tuple(shape[7])
-        return colors
 
     @staticmethod
     def half_height(index: int) -> float:
@@ -186,7 +178,3 @@ class Scene:
 
     def set_color(self, body: int, rgba, link: int = -1) -> None:
         self.client.changeVisualShape(body, link, rgbaColor=list(rgba))
-
-    def restore_link_colors(self) -> None:
-        for (body, link), rgba in self.link_colors.items():
-            self.client.changeVisualShape(body, link, rgbaColor=list(rgba))
