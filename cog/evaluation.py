@@ -8,16 +8,14 @@ the same initial conditions.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from cog.config import write_bytes_atomic
+from envs.video import save_gif
 
 EVAL_BASE_SEED = 100_000
 
@@ -121,15 +119,6 @@ def _frame(env, obs) -> np.ndarray:
     return np.asarray(frame, dtype=np.uint8)
 
 
-def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: int = 10) -> Path:
-    import imageio.v2 as imageio
-
-    buf = io.BytesIO()
-    imageio.mimsave(buf, frames, format="GIF", duration=1.0 / fps, loop=0)
-    write_bytes_atomic(Path(path), buf.getvalue())
-    return Path(path)
-
-
 def evaluate(policy, env_id: str, episodes: int, *, obs_kind: str = "image",
              gif_path: str | os.PathLike | None = None, base_seed: int = EVAL_BASE_SEED,
              use_ray: bool = False, policy_bytes: bytes | None = None) -> EvalResult:
@@ -148,7 +137,7 @@ def evaluate(policy, env_id: str, episodes: int, *, obs_kind: str = "image",
             s, a, r, frames = run_episode(env, policy, base_seed, record=True)
         finally:
             env.close()
-        save_gif(frames, gif_path)
+        save_gif(frames, gif_path, fps=10)
         results.append((s, a, r))
         start = 1
     seeds = [base_seed + k for k in range(start, episodes)]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from data_collection.atomic import atomic_path
 from data_collection.episodes import get_episode
 from data_collection.hdf5_format import load_dataset
 
@@ -26,13 +25,12 @@ def write_episode_gif(
     scale: int = 4,
 ) -> int:
     """Write the GIF atomically; returns the number of frames."""
-    import imageio.v2 as imageio
+    from envs.video import save_gif
 
     if Path(out).suffix.lower() != ".gif":
         raise ValueError(f"--out must end in .gif, got {out}")
     if fps <= 0:
         raise ValueError(f"--fps must be > 0, got {fps}")
     frames = episode_frames(path, episode, scale)
-    with atomic_path(out, suffix=".gif") as tmp:
-        imageio.mimsave(tmp, list(frames), format="GIF", duration=1000.0 / fps, loop=0)
+    save_gif(list(frames), out, fps=fps)
     return len(frames)

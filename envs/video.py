@@ -13,12 +13,14 @@ import numpy as np
 
 
 def save_gif(
-    frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int = 8, upscale_to: int = 0
+    frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float = 8, upscale_to: int = 0
 ) -> Path:
     """Saves HxWx3 uint8 frames as a looping GIF. ``upscale_to`` > 0 enlarges each frame with
     nearest-neighbour (48x48 frames are unreadable at their native size)."""
     if len(frames) == 0:
         raise ValueError("no frames to write")
+    if not fps > 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     images = []
@@ -30,7 +32,8 @@ def save_gif(
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".gif")
     os.close(fd)
     try:
-        imageio.mimsave(tmp, images, format="GIF", duration=1.0 / fps, loop=0)
+        # imageio's GIF writer (pillow) takes the frame duration in milliseconds.
+        imageio.mimsave(tmp, images, format="GIF", duration=1000.0 / fps, loop=0)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):

@@ -75,6 +75,9 @@ def test_video_writes_every_frame_of_the_episode(tmp_path):
     assert cli_main(["data", "video", str(path), "--episode", "1", "--out", str(gif)]) == 0
     frames = imageio.mimread(gif)
     assert len(frames) == fakes.HORIZON + 1 and frames[0].shape[:2] == (32, 32)
+    from PIL import Image
+
+    assert Image.open(gif).info["duration"] == 100  # 10 fps, stored in milliseconds
     assert cli_main(["data", "video", str(path), "--episode", "99", "--out", str(gif)]) == 2
 
 

@@ -94,6 +94,11 @@ def test_readme_rollout_command_writes_gifs(tmp_path, capsys):
     assert len(frames) == 31 and frames[0].shape[:2] == (48, 48)
     big = imageio.mimread(tmp_path / "ep_96.gif")
     assert big[0].shape[:2] == (96, 96)
+    from PIL import Image
+
+    # A real frame delay is stored (8 fps = 125 ms), so viewers play the rollout at its speed.
+    # GIF stores delays in 10 ms units.
+    assert Image.open(gif).info["duration"] == pytest.approx(125, abs=10)
 
 
 def test_cli_unknown_env_is_one_line_error(capsys):
