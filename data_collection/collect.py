@@ -71,6 +71,9 @@ class CollectConfig:
     seed: int = 0
     workers: int = 1
     save_all: bool = False
+    # End each episode when the expert has finished its sub-task, instead of recording it
+    # idling until the horizon (prior data: see data_collection.presets).
+    end_on_done: bool = False
     image_size: int = 48
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     shard_episodes: int = 20  # resume granularity: at most this many episodes are redone
@@ -113,6 +116,7 @@ class CollectConfig:
             "noise": float(self.noise),
             "seed": int(self.seed),
             "shard_episodes": int(self.shard_episodes),
+            "end_on_done": bool(self.end_on_done),
         }
 
     def shards(self) -> list[Shard]:
@@ -179,7 +183,8 @@ class ShardCollector:
         episodes = []
         for i in range(shard.first_episode, shard.first_episode + shard.count):
             env_seed, policy_seed = episode_seeds(cfg.seed, i)
-            episode = run_episode(self.env, self.policy, env_seed, policy_seed)
+            episode = run_episode(self.env, self.policy, env_seed, policy_seed,
+                                  end_on_done=cfg.end_on_done)
             episodes.append(episode)
             if on_episode is not None:
                 on_episode(episode.success)
@@ -473,6 +478,7 @@ def _merge_shards(
         "seed": int(cfg.seed),
         "success_key": first.get("success_key", "is_success"),
         "save_all": bool(cfg.save_all),
+        "end_on_done": bool(cfg.end_on_done),
         "num_attempted_episodes": cfg.episodes,
         "num_successes": successes,
         "success_rate": successes / cfg.episodes,

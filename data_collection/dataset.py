@@ -29,6 +29,18 @@ class Dataset:
     lengths: np.ndarray  # int64 (E,)
     success: np.ndarray  # bool (E,)
     attrs: dict[str, Any] = field(default_factory=dict)
+    # float32 (M, K): the env's privileged "object" observation (schema v2). K = 0 when the
+    # source has none: schema-v1 files, real-robot recordings.
+    objects: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.objects is None:
+            rows = self.states.shape[0] if self.states.ndim else 0
+            object.__setattr__(self, "objects", np.zeros((rows, 0), np.float32))
+
+    @property
+    def object_dim(self) -> int:
+        return int(self.objects.shape[1]) if self.objects.ndim == 2 else 0
 
     @property
     def num_transitions(self) -> int:

@@ -24,6 +24,11 @@ class Episode:
     terminals: np.ndarray  # bool (T,)
     timeouts: np.ndarray  # bool (T,)
     success: bool
+    objects: np.ndarray | None = None  # float32 (T+1, K), K = 0 without object state
+
+    def __post_init__(self) -> None:
+        if self.objects is None:
+            object.__setattr__(self, "objects", np.zeros((len(self.states), 0), np.float32))
 
     @property
     def length(self) -> int:
@@ -58,10 +63,14 @@ def episodes_to_dataset(
 ) -> Dataset:
     """Concatenate episodes into the flat layout. The shapes are only needed when
     ``episodes`` is empty (an empty dataset still has well-defined array shapes)."""
+    object_dim = 0
     if episodes:
         image_shape = tuple(episodes[0].images.shape[1:])
         state_dim = int(episodes[0].states.shape[1])
         action_dim = int(episodes[0].actions.shape[1])
+        object_dim = int(episodes[0].objects.shape[1])
+        if any(ep.objects.shape[1] != object_dim for ep in episodes):
+            raise ValueError("episodes disagree on the object-state size")
     elif image_shape is None or state_dim is None or action_dim is None:
         raise ValueError("an empty episode list needs image_shape, state_dim and action_dim")
     lengths = np.array([ep.length for ep in episodes], dtype=np.int64)
@@ -74,6 +83,7 @@ def episodes_to_dataset(
     return Dataset(
         images=cat("images", np.uint8, (0, *image_shape)),
         states=cat("states", np.float32, (0, state_dim)),
+        objects=cat("objects", np.float32, (0, object_dim)),
         actions=cat("actions", np.float32, (0, action_dim)),
         rewards=cat("rewards", np.float32, (0,)),
         terminals=cat("terminals", bool, (0,)),
@@ -100,6 +110,7 @@ def get_episode(dataset: Dataset, k: int) -> Episode:
     return Episode(
         images=dataset.images[o],
         states=dataset.states[o],
+        objects=dataset.objects[o],
         actions=dataset.actions[t],
         rewards=dataset.rewards[t],
         terminals=dataset.terminals[t],

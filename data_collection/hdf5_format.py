@@ -1,9 +1,10 @@
-"""The on-disk HDF5 schema (version 1): writing, reading into RAM, and validation.
+"""The on-disk HDF5 schema (version 2): writing, reading into RAM, and validation.
 
 Layout (M = N + E observation rows, N transitions, E episodes; see dataset.py):
 
     /observations/image   uint8   (M, H, W, 3)  chunked, compressed (lzf by default)
     /observations/state   float32 (M, D)
+    /observations/object  float32 (M, K)        privileged scene state; K may be 0 (v2 only)
     /actions              float32 (N, A)        in [-1, 1]
     /rewards              float32 (N,)          exactly as the env gave them
     /terminals            bool    (N,)
@@ -14,6 +15,8 @@ Layout (M = N + E observation rows, N transitions, E episodes; see dataset.py):
 
 File attributes: see REQUIRED_ATTRS. dict/list attributes are stored as JSON strings and
 their names listed in the ``_json_attrs`` attribute, so reading needs no pickle.
+
+Version 1 is version 2 without /observations/object; such files still load, with K = 0.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from data_collection.atomic import atomic_path
 from data_collection.dataset import Dataset
 from data_collection.episodes import obs_index_from_lengths, starts_from_lengths
 
-SCHEMA_VERSION = 1
-KNOWN_SCHEMA_VERSIONS = (1,)
+SCHEMA_VERSION = 2
+KNOWN_SCHEMA_VERSIONS = (1, 2)
 FORMAT_NAME = "cog-dataset"
 CODECS = ("lzf", "gzip", "none")
 # Attributes every file carries. save_dataset fills the bookkeeping ones itself.
@@ -67,6 +70,12 @@ ARRAY_SPECS = (
     ("lengths", 1, "i", 8, "E"),
     ("success", 1, "b", 1, "E"),
 )
+OBJECT_SPEC = ("observations/object", 2, "f", 4, "M")
+
+
+def array_specs(schema_version: int) -> tuple[tuple, ...]:
+    """The arrays a file of this schema version holds."""
+    return ARRAY_SPECS + ((OBJECT_SPEC,) if schema_version >= 2 else ())
 # ~1 MiB image chunks: big enough that lzf/gzip see many similar frames, small enough that
 # the default HDF5 chunk cache (1 MiB) holds one; 151 rows at 48x48.
 _IMAGE_CHUNK_BYTES = 1 << 20
@@ -179,6 +188,7 @@ def save_dataset(
     arrays = {
         "observations/image": dataset.images,
         "observations/state": dataset.states,
+        "observations/object": dataset.objects,
         "actions": dataset.actions,
         "rewards": dataset.rewards,
         "terminals": dataset.terminals,
@@ -196,7 +206,7 @@ def save_dataset(
 
 def _layout(comp: dict[str, Any], shape: tuple[int, ...], dtype: Any) -> dict[str, Any]:
     """Chunking + compression keywords for one array (contiguous when uncompressed)."""
-    if not comp or shape[0] == 0:
+    if not comp or 0 in shape:  # empty arrays (e.g. no object state) cannot be chunked
         return {}
     row_bytes = max(1, int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize)
     limit = _IMAGE_CHUNK_BYTES // row_bytes if len(shape) > 1 else _VECTOR_CHUNK_ROWS
@@ -248,6 +258,7 @@ def save_concatenated(
     shapes = {
         "observations/image": (n + e, *first.images.shape[1:]),
         "observations/state": (n + e, first.states.shape[1]),
+        "observations/object": (n + e, first.object_dim),
         "actions": (n, first.actions.shape[1]),
     }
     final_attrs = complete_attrs(
@@ -258,7 +269,7 @@ def save_concatenated(
     # force HDF5 to recompress it twice.
     with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w", rdcc_nbytes=32 << 20) as h5:
         dsets = {}
-        for key, _, kind, _, _ in ARRAY_SPECS:
+        for key, _, kind, _, _ in array_specs(SCHEMA_VERSION):
             if key in ("episode_starts", "lengths", "success"):
                 continue
             shape = shapes.get(key, (n,))
@@ -272,6 +283,7 @@ def save_concatenated(
                 raise DatasetFormatError(f"{part}: changed while being merged")
             if data.images.shape[1:] != first.images.shape[1:] or (
                 data.states.shape[1] != first.states.shape[1]
+                or data.object_dim != first.object_dim
                 or data.actions.shape[1] != first.actions.shape[1]
             ):
                 raise ValueError(f"{part}: array shapes differ from {parts[0]}")
@@ -283,6 +295,7 @@ def save_concatenated(
             o, t = slice(obs_row, obs_row + no), slice(trans_row, trans_row + nt)
             dsets["observations/image"][o] = data.images[o_mask]
             dsets["observations/state"][o] = data.states[o_mask]
+            dsets["observations/object"][o] = data.objects[o_mask]
             dsets["actions"][t] = data.actions[t_mask]
             dsets["rewards"][t] = data.rewards[t_mask]
             dsets["terminals"][t] = data.terminals[t_mask]
@@ -325,7 +338,7 @@ def _check_structure(h5: h5py.File, attrs: dict[str, Any]) -> list[str]:
     if missing:
         problems.append(f"missing attribute(s): {', '.join(missing)}")
     counts: dict[str, int] = {}
-    for key, ndim, kind, itemsize, rows in ARRAY_SPECS:
+    for key, ndim, kind, itemsize, rows in array_specs(version):
         node = h5.get(key)
         if node is None:
             problems.append(f"missing key '{key}'")
@@ -376,7 +389,8 @@ def _read(path: Path) -> tuple[Dataset | None, list[str]]:
             if problems:
                 return None, [f"{path}: {p}" for p in problems]
             # One read per array: the trainer samples from RAM, never from the file.
-            arrays = {key: h5[key][()] for key, *_ in ARRAY_SPECS}
+            specs = array_specs(attrs["schema_version"])
+            arrays = {key: h5[key][()] for key, *_ in specs}
     except OSError as exc:
         return None, [f"{path}: cannot be read (truncated or corrupt HDF5): {exc}"]
     lengths = arrays["lengths"].astype(np.int64)
@@ -389,6 +403,7 @@ def _read(path: Path) -> tuple[Dataset | None, list[str]]:
     dataset = Dataset(
         images=arrays["observations/image"],
         states=arrays["observations/state"],
+        objects=arrays.get("observations/object"),
         actions=arrays["actions"],
         rewards=arrays["rewards"],
         terminals=arrays["terminals"],
@@ -435,6 +450,7 @@ def validate_dataset(dataset: Dataset, *, check_counts: bool = True) -> list[str
         p.append(f"images must be square, got {img.shape[1]}x{img.shape[2]}")
     for name, arr, ndim, dtype in (
         ("states", ds.states, 2, np.float32),
+        ("objects", ds.objects, 2, np.float32),
         ("actions", ds.actions, 2, np.float32),
         ("rewards", ds.rewards, 1, np.float32),
         ("terminals", ds.terminals, 1, np.bool_),
@@ -455,6 +471,8 @@ def validate_dataset(dataset: Dataset, *, check_counts: bool = True) -> list[str
             p.append(f"{name} has {arr.shape[0]} rows but there are {n} actions")
     if ds.states.shape[0] != m:
         p.append(f"states has {ds.states.shape[0]} rows but images has {m}")
+    if ds.objects.shape[0] != m:
+        p.append(f"objects has {ds.objects.shape[0]} rows but images has {m}")
     if ds.episode_starts.shape[0] != e or ds.success.shape[0] != e:
         p.append(
             f"episode arrays disagree: {e} lengths, {ds.episode_starts.shape[0]} episode_starts, "
@@ -488,7 +506,8 @@ def validate_dataset(dataset: Dataset, *, check_counts: bool = True) -> list[str
         if open_end.size:
             p.append(f"episode boundaries: episode {int(open_end[0])} ends with neither a "
                      f"terminal nor a timeout ({open_end.size} in all)")
-    for name, arr in (("states", ds.states), ("actions", ds.actions), ("rewards", ds.rewards)):
+    for name, arr in (("states", ds.states), ("objects", ds.objects), ("actions", ds.actions),
+                      ("rewards", ds.rewards)):
         bad = ~np.isfinite(arr)
         if bad.any():
             p.append(f"{name} contains {int(bad.sum())} NaN/inf value(s)")

@@ -77,15 +77,19 @@ def export_minari(
             f"Minari dataset {dataset_id} already exists at {final_dir}; pass --overwrite"
         )
     h = ds.image_size
-    observation_space = gymnasium.spaces.Dict(
+    spaces = dict(
         image=gymnasium.spaces.Box(0, 255, (h, h, 3), np.uint8),
         state=gymnasium.spaces.Box(-np.inf, np.inf, (ds.states.shape[1],), np.float32),
     )
+    if ds.object_dim:  # the privileged scene state, when the file has one (schema v2)
+        spaces["object"] = gymnasium.spaces.Box(-np.inf, np.inf, (ds.object_dim,), np.float32)
+    observation_space = gymnasium.spaces.Dict(spaces)
     action_space = gymnasium.spaces.Box(-1.0, 1.0, (ds.actions.shape[1],), np.float32)
     buffers = [
         EpisodeBuffer(
             id=k,
-            observations={"image": ep.images, "state": ep.states},
+            observations={"image": ep.images, "state": ep.states,
+                          **({"object": ep.objects} if ds.object_dim else {})},
             actions=ep.actions,
             rewards=ep.rewards.astype(np.float64),
             terminations=ep.terminals,

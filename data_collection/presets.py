@@ -3,6 +3,12 @@
 Prior data keeps only episodes where the expert reached its own goal (e.g. the drawer is
 open): those end where the task data starts, which is what lets offline RL stitch them. Its
 env reward stays as the env gave it (mostly 0); the trainer relabels prior rewards to 0.
+Prior episodes end when the expert has finished (drawer open, arm back at neutral) rather
+than idling to the horizon: an idle tail of ~35 steps per episode would teach "wait at
+neutral" exactly where the task data teaches "go and grasp", and waiting costs only a
+factor of the discount in Q, so the learned policy waited (measured: COG state policies
+opened the drawer, went to neutral and stayed there). The end is stored as a timeout, so
+the trainer bootstraps from the final state.
 Task data keeps failed episodes too (save_all): CQL learns from failures, and the 0/1
 env reward tells them apart.
 """
@@ -92,10 +98,10 @@ def preset_configs(
     jobs = []
     for preset_name in preset_names(name):
         preset = PRESETS[preset_name]
-        for role, source, episodes, save_all, role_seed in (
-            ("prior", preset.prior, prior_episodes or sizes.prior_episodes, False, seed),
+        for role, source, episodes, save_all, role_seed, end_on_done in (
+            ("prior", preset.prior, prior_episodes or sizes.prior_episodes, False, seed, True),
             # A different seed stream for task data, so prior and task never share episodes.
-            ("task", preset.task, task_episodes or sizes.task_episodes, True, seed + 1),
+            ("task", preset.task, task_episodes or sizes.task_episodes, True, seed + 1, False),
         ):
             cfg = CollectConfig(
                 env_id=source.env_id,
@@ -106,6 +112,7 @@ def preset_configs(
                 seed=role_seed,
                 workers=workers,
                 save_all=save_all,
+                end_on_done=end_on_done,
                 image_size=image_size,
                 address=address,
                 overwrite=overwrite,

@@ -28,15 +28,23 @@ def success_key_of(policy: Any) -> str:
     return str(getattr(policy, "success_key", DEFAULT_SUCCESS_KEY))
 
 
-def _obs_parts(obs: Any) -> tuple[np.ndarray, np.ndarray]:
+def _obs_parts(obs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image, state, object) of one observation; ``object`` is empty when the env has none."""
     if not isinstance(obs, dict) or "image" not in obs or "state" not in obs:
         got = sorted(obs) if isinstance(obs, dict) else type(obs).__name__
         raise ValueError(f"observation must be a dict with 'image' and 'state', got {got}")
-    return np.asarray(obs["image"], dtype=np.uint8), np.asarray(obs["state"], dtype=np.float32)
+    objects = np.asarray(obs.get("object", np.zeros(0)), dtype=np.float32)
+    return (np.asarray(obs["image"], dtype=np.uint8), np.asarray(obs["state"], dtype=np.float32),
+            objects)
 
 
-def run_episode(env: Any, policy: Any, env_seed: int, policy_seed: int) -> Episode:
+def run_episode(env: Any, policy: Any, env_seed: int, policy_seed: int,
+                end_on_done: bool = False) -> Episode:
     """Reset env and policy with the given seeds and step until the env ends the episode.
+
+    ``end_on_done`` also ends it as soon as the policy reports ``done`` (a scripted expert
+    that has finished its sub-task), before it would idle; the last transition is then
+    marked as a timeout, as at the horizon, so learners bootstrap from the final state.
 
     Rewards are stored exactly as the env gave them (relabelling is the trainer's job).
     ``success`` is the policy's own criterion, ``info[policy.success_key]`` at the last step,
@@ -44,21 +52,26 @@ def run_episode(env: Any, policy: Any, env_seed: int, policy_seed: int) -> Episo
     key = success_key_of(policy)
     obs, info = env.reset(seed=env_seed)
     policy.reset(seed=policy_seed)
-    images, states = [], []
+    images, states, objects = [], [], []
     actions, rewards, terminals, timeouts = [], [], [], []
-    image, state = _obs_parts(obs)
+    image, state, obj = _obs_parts(obs)
     images.append(image)
     states.append(state)
+    objects.append(obj)
     for _ in range(MAX_EPISODE_STEPS):
         action = np.asarray(policy.act(obs, info), dtype=np.float32)
+        if end_on_done and actions and getattr(policy, "done", False):
+            timeouts[-1] = True
+            break
         if action.ndim != 1:
             raise ValueError(f"policy returned an action of shape {action.shape}")
         # The env clips finite out-of-range actions; store what it actually executed.
         action = np.clip(action, -1.0, 1.0)
         obs, reward, terminated, truncated, info = env.step(action)
-        image, state = _obs_parts(obs)
+        image, state, obj = _obs_parts(obs)
         images.append(image)
         states.append(state)
+        objects.append(obj)
         actions.append(action)
         rewards.append(float(reward))
         terminals.append(bool(terminated))
@@ -75,6 +88,7 @@ def run_episode(env: Any, policy: Any, env_seed: int, policy_seed: int) -> Episo
     return Episode(
         images=np.stack(images),
         states=np.stack(states),
+        objects=np.stack(objects),
         actions=np.stack(actions),
         rewards=np.asarray(rewards, dtype=np.float32),
         terminals=np.asarray(terminals, dtype=bool),

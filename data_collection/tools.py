@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from data_collection.hdf5_format import (
-    ARRAY_SPECS,
+    array_specs,
     load_dataset,
     read_attrs,
     save_concatenated,
@@ -37,7 +37,7 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
     returns = np.add.reduceat(ds.rewards, ds.episode_starts) if ds.num_episodes else np.zeros(0)
     arrays = {}
     with h5py.File(path, "r") as h5:
-        for key, *_ in ARRAY_SPECS:
+        for key, *_ in array_specs(int(ds.attrs.get("schema_version", 1))):
             node = h5[key]
             arrays[key] = {
                 "shape": list(node.shape),

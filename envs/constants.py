@@ -16,6 +16,11 @@ NEUTRAL_THRESHOLD = 0.5  # action[7] > 0.5 drives the arm back to its neutral po
 # --- Observation ---------------------------------------------------------------------------
 DEFAULT_IMAGE_SIZE = 48
 STATE_DIM = 10  # ee xyz (3), ee quaternion xyzw (4), two finger positions (2), gripper-open flag
+# Privileged scene state, simulation only (a real arm has no sensor for it): bottom and top
+# drawer opening as fractions of travel (2), the task object's centre xyz (3) and the blocker's
+# centre xyz (3). Proprioception alone cannot tell a closed drawer from an open one, so
+# state-based learning needs these; image policies see them through the camera instead.
+OBJECT_STATE_DIM = 8
 
 # --- Physics timing --------------------------------------------------------------------------
 PHYSICS_HZ = 240

@@ -45,7 +45,9 @@ def validate_action(action: Any) -> np.ndarray:
 class CogDrawerEnv(gym.Env):
     """A WidowX 250s-class arm at a two-drawer cabinet, a tray and graspable objects.
 
-    Observation: ``{"image": uint8 HxWx3, "state": float32 (10,)}``. Action: 8 numbers in
+    Observation: ``{"image": uint8 HxWx3, "state": float32 (10,), "object": float32 (8,)}``:
+    ``state`` is proprioception (what a real arm reports too), ``object`` the privileged scene
+    state of ``constants.OBJECT_STATE_DIM`` (simulation only). Action: 8 numbers in
     [-1, 1]: dx dy dz (x ``POS_STEP_M`` m), droll dpitch dyaw (x ``ROT_STEP_DEG`` deg),
     gripper (>0.5 open, <-0.5 close), neutral (>0.5). Reward 1.0 while the task's success holds.
     """
@@ -93,6 +95,7 @@ class CogDrawerEnv(gym.Env):
             {
                 "image": spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8),
                 "state": spaces.Box(-np.inf, np.inf, (C.STATE_DIM,), np.float32),
+                "object": spaces.Box(-np.inf, np.inf, (C.OBJECT_STATE_DIM,), np.float32),
             }
         )
         self.action_space = spaces.Box(-1.0, 1.0, (C.ACTION_DIM,), np.float32)
@@ -227,7 +230,14 @@ class CogDrawerEnv(gym.Env):
             image = self.camera.render(self.image_size)
         else:
             image = np.zeros((self.image_size, self.image_size, 3), np.uint8)
-        return {"image": image, "state": state.astype(np.float32)}
+        return {"image": image, "state": state.astype(np.float32), "object": self._object_state()}
+
+    def _object_state(self) -> np.ndarray:
+        s = self.scene
+        obj_pos, _ = s.body_pose(s.bodies.objects[self._object])
+        blocker_pos, _ = s.body_pose(s.bodies.blocker)
+        fracs = [s.drawer_q(BOTTOM) / DRAWER_TRAVEL, s.drawer_q(TOP) / DRAWER_TRAVEL]
+        return np.concatenate([fracs, obj_pos, blocker_pos]).astype(np.float32)
 
     def _info(self) -> dict[str, Any]:
         s = self.scene

@@ -39,8 +39,11 @@ class TaskSpec:
 OPEN_RANGE = (0.96, 1.0)  # fraction of travel for a drawer that starts open
 CLOSED_RANGE = (0.0, 0.02)
 # Where the object sits in the bottom drawer: x from the cabinet centre, y from the drawer front.
+# The y range reaches down to the front panel (0.02 is the closest spawn that does not overlap
+# it) because that is where the drawer-opening pull leaves objects: the open-drawer task's
+# initial states must cover the prior data's end states, or there is nothing to stitch.
 OBJECT_IN_DRAWER_X = (-0.03, 0.03)
-OBJECT_IN_DRAWER_Y = (0.03, 0.055)
+OBJECT_IN_DRAWER_Y = (0.02, 0.055)
 TABLE_OBJECT_X = (0.28, 0.40)
 TABLE_OBJECT_Y = (-0.07, 0.0)
 CABINET_JITTER_X = 0.015

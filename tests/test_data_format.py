@@ -18,7 +18,7 @@ from data_collection import (
 from data_collection.episodes import Episode, get_episode
 
 
-def make_dataset(num_episodes=4, size=12, seed=0):
+def make_dataset(num_episodes=4, size=12, seed=0, object_dim=8):
     rng = np.random.default_rng(seed)
     episodes = []
     for e in range(num_episodes):
@@ -26,6 +26,7 @@ def make_dataset(num_episodes=4, size=12, seed=0):
         episodes.append(Episode(
             images=rng.integers(0, 256, (t + 1, size, size, 3), dtype=np.uint8),
             states=rng.normal(size=(t + 1, 10)).astype(np.float32),
+            objects=rng.normal(size=(t + 1, object_dim)).astype(np.float32),
             actions=rng.uniform(-1, 1, (t, 8)).astype(np.float32),
             rewards=(rng.random(t) < 0.5).astype(np.float32),
             terminals=np.zeros(t, bool),
@@ -43,12 +44,13 @@ def test_round_trip_gives_identical_arrays(tmp_path, codec):
     path = tmp_path / "d.h5"
     save_dataset(path, ds, codec=codec)
     back = load_dataset(path)
-    for name in ("images", "states", "actions", "rewards", "terminals", "timeouts",
+    for name in ("images", "states", "objects", "actions", "rewards", "terminals", "timeouts",
                  "obs_index", "episode_starts", "lengths", "success"):
         a, b = getattr(ds, name), getattr(back, name)
         assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert back.object_dim == 8
     assert back.attrs["env_config"] == {"image_size": 12, "flag": True}
-    assert back.attrs["schema_version"] == 1 and back.attrs["num_transitions"] == ds.num_transitions
+    assert back.attrs["schema_version"] == 2 and back.attrs["num_transitions"] == ds.num_transitions
     assert back.attrs["package_version"] and back.attrs["created_at"]
     # T+1 layout: s_{t+1} of an episode's last transition is its final observation.
     ep = get_episode(back, 2)
@@ -56,6 +58,45 @@ def test_round_trip_gives_identical_arrays(tmp_path, codec):
     last = back.episode_starts[2] + back.lengths[2] - 1
     assert np.array_equal(back.images[back.next_obs_index[last]], episodes[2].images[-1])
     assert not list(tmp_path.glob(".*tmp*")), "temporary file left behind"
+
+
+def test_schema_v1_file_loads_without_object_state(tmp_path):
+    """Files written before the object state existed (schema 1) still load, with K = 0."""
+    ds, _ = make_dataset()
+    path = tmp_path / "v1.h5"
+    save_dataset(path, ds)
+    with h5py.File(path, "a") as h5:
+        del h5["observations/object"]
+        h5.attrs["schema_version"] = 1
+    back = load_dataset(path)
+    assert back.objects.shape == (ds.states.shape[0], 0) and back.object_dim == 0
+    assert np.array_equal(back.states, ds.states)
+
+
+def test_datasets_without_object_state_round_trip(tmp_path):
+    ds, _ = make_dataset(object_dim=0)
+    save_dataset(tmp_path / "d.h5", ds)
+    assert load_dataset(tmp_path / "d.h5").objects.shape == (ds.states.shape[0], 0)
+
+
+def test_v2_file_missing_object_state_is_refused(tmp_path):
+    ds, _ = make_dataset()
+    path = tmp_path / "d.h5"
+    save_dataset(path, ds)
+    with h5py.File(path, "a") as h5:
+        del h5["observations/object"]
+    with pytest.raises(DatasetFormatError, match="observations/object"):
+        load_dataset(path)
+
+
+def test_object_rows_must_match_observations():
+    ds, _ = make_dataset()
+    from dataclasses import replace
+    bad = replace(ds, objects=ds.objects[:-1])
+    assert any("objects has" in p for p in validate_dataset(bad))
+    nan = ds.objects.copy()
+    nan[3, 1] = np.nan
+    assert any("objects contains 1 NaN" in p for p in validate_dataset(replace(ds, objects=nan)))
 
 
 def _truncated(path):

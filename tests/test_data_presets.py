@@ -47,7 +47,17 @@ def test_closed_drawer_preset_has_the_reward_structure_cog_needs(tmp_path):
         assert validate_file(tmp_path / f"closed_drawer_{role}.h5") == []
         assert ds.images.shape[1:] == (48, 48, 3)
         assert not ds.terminals.any()  # COG tasks never terminate
-        assert (ds.lengths == envs.horizon(ds.attrs["env_id"])).all()
+        assert ds.timeouts[ds.episode_starts + ds.lengths - 1].all()
+    # Task episodes run to the horizon; prior episodes end when the expert has finished:
+    # drawer open, arm back at neutral (the task's initial state), no idle tail.
+    assert (task.lengths == envs.horizon("cog/OpenDrawerGrasp-v0")).all()
+    assert (prior.lengths < envs.horizon("cog/ClosedDrawerGrasp-v0")).all()
+    assert prior.attrs["end_on_done"] is True and task.attrs["end_on_done"] is False
+    final_rows = prior.episode_starts + prior.lengths + np.arange(prior.num_episodes)
+    assert (prior.objects[final_rows, 0] > 0.95).all()  # bottom drawer open
+    task_start = task.states[0, :3]
+    np.testing.assert_allclose(prior.states[final_rows, :3],
+                               np.tile(task_start, (prior.num_episodes, 1)), atol=0.01)
     # Task data: failures kept, successes present and rewarded 1 by the env.
     assert task.num_episodes == 8 and task.success.any()
     returns = np.add.reduceat(task.rewards, task.episode_starts)
@@ -60,7 +70,11 @@ def test_closed_drawer_preset_has_the_reward_structure_cog_needs(tmp_path):
     policy = policies.make_policy("drawer_open", noise=0.1, seed=0)
     first_kept = int(np.flatnonzero(prior.success)[0])
     assert first_kept == 0
-    replay = run_episode(env, policy, *episode_seeds(0, 0))
+    replay = run_episode(env, policy, *episode_seeds(0, 0), end_on_done=True)
     t = int(prior.lengths[0])
     assert np.array_equal(replay.rewards, prior.rewards[:t])
     assert np.array_equal(replay.images, prior.images[: t + 1])
+    # Without end_on_done the same seeds give the same start and then the idle tail.
+    full = run_episode(env, policy, *episode_seeds(0, 0))
+    assert full.length == envs.horizon("cog/ClosedDrawerGrasp-v0") > t
+    assert np.array_equal(full.images[: t + 1], replay.images)

@@ -32,7 +32,7 @@ def test_info_reports_counts_success_and_sizes(tmp_path, capsys):
     assert f"episodes      {ds.num_episodes}" in out
     assert f"transitions   {ds.num_transitions}" in out
     assert f"success rate  {ds.success.mean():.1%}" in out
-    assert "observations/image" in out and "lzf" in out and "cog-dataset v1" in out
+    assert "observations/image" in out and "lzf" in out and "cog-dataset v2" in out
 
 
 def test_validate_exit_codes(tmp_path, capsys):

@@ -75,6 +75,29 @@ def test_spaces_and_info_contract():
     env.close()
 
 
+@pytest.mark.parametrize("env_id", ["cog/ClosedDrawerGrasp-v0", "cog/BlockedByDrawerGrasp-v0",
+                                    "cog/BlockedByObjectGrasp-v0"])
+def test_object_observation_is_the_privileged_scene_state(env_id):
+    """obs["object"] = bottom/top drawer opening, object xyz, blocker xyz, as info reports
+    them; it is what tells a closed-drawer start from an open-drawer one in state space."""
+    env = gym.make(env_id)
+    obs, info = env.reset(seed=5)
+    assert obs["object"].shape == (8,) and obs["object"].dtype == np.float32
+    assert env.observation_space["object"].contains(obs["object"])
+    want = np.concatenate([[info["drawer_opening"], info["top_drawer_opening"]],
+                           info["object_pos"], info["blocker_pos"]])
+    np.testing.assert_allclose(obs["object"], want, atol=1e-6)
+    obs2, _, _, _, info2 = env.step(np.zeros(8, np.float32))
+    np.testing.assert_allclose(obs2["object"][2:5], info2["object_pos"], atol=1e-6)
+    open_env = gym.make("cog/OpenDrawerGrasp-v0")
+    open_obs, _ = open_env.reset(seed=5)
+    # Proprioception is the same at both starts; the object state is not.
+    np.testing.assert_allclose(open_obs["state"][:3], obs["state"][:3], atol=1e-4)
+    assert open_obs["object"][0] > 0.9 > 0.1 > obs["object"][0]
+    env.close()
+    open_env.close()
+
+
 def test_image_size_is_configurable():
     env = gym.make("cog/OpenDrawerGrasp-v0", image_size=64)
     obs, _ = env.reset(seed=0)

@@ -24,6 +24,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     one.add_argument(
         "--save-all", action="store_true", help="keep failed episodes (default: successes only)"
     )
+    one.add_argument(
+        "--end-on-done", action="store_true",
+        help="end each episode when the expert has finished, instead of idling to the horizon "
+             "(presets do this for prior data)"
+    )
     pre = p.add_argument_group("preset")
     pre.add_argument(
         "--preset",
@@ -96,7 +101,7 @@ def run_collect(args: argparse.Namespace) -> int:
         if missing:
             raise CliError(f"missing {', '.join(missing)} (or use --preset NAME --out-dir DIR)")
         jobs = [("", CollectConfig(args.env, args.policy, args.episodes, args.out, **common,
-                                   save_all=args.save_all))]
+                                   save_all=args.save_all, end_on_done=args.end_on_done))]
     import dataclasses
 
     from data_collection.atomic import atomic_path
