@@ -1,4 +1,4 @@
-"""Stitching check on state observations (CPU, minutes): COG vs task-only CQL vs BC.
+"""Stitching check on state observations (CPU): COG vs task-only CQL vs BC.
 
     python benchmarks/stitching.py --setup closed-drawer --seeds 0 1 2
     python benchmarks/stitching.py --setup blocked-drawer --seeds 0 1 2 --out runs/stitch_bd
@@ -6,7 +6,8 @@
 Collects (or reuses) the setup's prior and task datasets, trains every method on every
 seed (runs resume if interrupted), and writes OUT/report.md (the table), OUT/success.png
 (success against steps, mean ± std over seeds), OUT/summary.json and one GIF per method.
-Target (issue 4): COG >= 0.6 on closed-drawer; task-only CQL and BC <= 0.1.
+Target (issue 4): COG >= 0.6 on closed-drawer; task-only CQL and BC <= 0.1. "bc" clones
+prior + task data, "bc_task" the task data only.
 """
 
 from __future__ import annotations
@@ -26,15 +27,19 @@ def main() -> None:
     p.add_argument("--setup", default="closed-drawer")
     p.add_argument("--out", default=None)
     p.add_argument("--data-dir", default="")
-    p.add_argument("--methods", nargs="+", default=["cog", "task_only", "bc"], choices=METHODS)
+    p.add_argument("--methods", nargs="+", default=["cog", "task_only", "bc", "bc_task"],
+                   choices=METHODS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=5000)
-    p.add_argument("--episodes", type=int, default=100, help="prior and task episodes each")
-    p.add_argument("--eval-episodes", type=int, default=10)
-    p.add_argument("--eval-every", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=15000)
+    p.add_argument("--bc-warmup-steps", type=int, default=1000)
+    p.add_argument("--episodes", type=int, default=300, help="prior and task episodes each")
+    p.add_argument("--eval-episodes", type=int, default=20)
+    p.add_argument("--eval-every", type=int, default=2500)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--workers", type=int, default=1, help="collection workers (Ray if > 1)")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="runs trained at once, one process each (default 2: one per core here)")
     args = p.parse_args()
     base = ExperimentConfig()
     cfg = ExperimentConfig(
@@ -46,10 +51,12 @@ def main() -> None:
         prior_episodes=args.episodes,
         task_episodes=args.episodes,
         collect_workers=args.workers,
+        jobs=args.jobs,
         eval_episodes=args.eval_episodes,
         eval_every=args.eval_every,
         train=replace(base.train, steps=args.steps, batch_size=args.batch_size,
-                      bc_warmup_steps=max(args.steps // 10, 1), threads=args.threads),
+                      bc_warmup_steps=args.bc_warmup_steps, threads=args.threads,
+                      checkpoint_every=args.eval_every),
     )
     run_experiment(cfg)
 

@@ -20,6 +20,15 @@ from typing import Any
 
 ALGOS = ("cql", "sac", "bc")
 OBS_KINDS = ("image", "state")
+
+
+def state_keys(obs_kind: str) -> tuple[str, ...]:
+    """Which env observation keys are concatenated into the networks' low-dimensional input.
+
+    Image policies read proprioception only (a real arm has nothing else). State policies
+    also read the privileged ``object`` vector: proprioception alone is the same with the
+    drawer closed or open, so without it no state policy could tell the tasks apart."""
+    return ("state",) if obs_kind == "image" else ("state", "object")
 NETS = ("auto", "cog", "fast", "state", "thumb")
 MIXING = ("proportional", "fixed")
 BC_DATA = ("task", "all", "success")
@@ -46,6 +55,7 @@ class TrainConfig:
     augment: bool = True  # pad + random crop, images only
     augment_pad: int = 4
     image_use_state: bool = False  # also feed the 10-D state to image networks
+    normalize_state: bool = True  # state/thumb presets: standardise the state with data stats
 
     # --- optimisation ---------------------------------------------------------------------
     batch_size: int = 256

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cog.config import state_keys
 from envs.video import save_gif
 
 EVAL_BASE_SEED = 100_000
@@ -45,8 +46,8 @@ class TorchPolicy:
         self.generator.manual_seed(0 if seed is None else int(seed))
 
     def act(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
-        batch = {"state": torch.as_tensor(np.asarray(obs["state"], dtype=np.float32),
-                                          device=self.device)[None]}
+        state = low_dim_obs(obs, state_keys(self.obs_kind))
+        batch = {"state": torch.as_tensor(state, device=self.device)[None]}
         if self.obs_kind == "image":
             batch["image"] = torch.as_tensor(np.asarray(obs["image"], dtype=np.uint8),
                                              device=self.device)[None]
@@ -54,6 +55,15 @@ class TorchPolicy:
             action = self.algo.act(batch, deterministic=self.deterministic,
                                    generator=self.generator)
         return action[0].cpu().numpy().astype(np.float32)
+
+
+def low_dim_obs(obs: dict[str, Any], keys: tuple[str, ...]) -> np.ndarray:
+    """The networks' "state" input from one env observation (see ``cog.config.state_keys``)."""
+    missing = [k for k in keys if k not in obs]
+    if missing:
+        raise ValueError(f"the policy reads observation key(s) {missing}, which this env does "
+                         f"not give (it gives {sorted(obs)})")
+    return np.concatenate([np.asarray(obs[k], dtype=np.float32).reshape(-1) for k in keys])
 
 
 def make_env(env_id: str, obs_kind: str = "image", record: bool = False,

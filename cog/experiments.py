@@ -8,6 +8,7 @@ Methods:
     cog        CQL on prior (rewards relabelled to 0) + task data        -- COG
     task_only  CQL on task data only                                      -- baseline
     bc         behaviour cloning on all data (prior + task)               -- baseline
+    bc_task    behaviour cloning on task data only                        -- baseline
     sac        offline SAC (CQL with alpha 0) on prior + task             -- baseline
 """
 
@@ -31,7 +32,7 @@ DATA_PRESETS = {
     "blocked-object": "blocked_by_object",
     "pick-place": "pick_place",
 }
-METHODS = ("cog", "task_only", "bc", "sac")
+METHODS = ("cog", "task_only", "bc", "bc_task", "sac")
 
 
 @dataclass
@@ -41,22 +42,18 @@ class ExperimentConfig:
     data_dir: str = ""  # where the datasets live/are collected; default OUT/data
     methods: tuple[str, ...] = ("cog", "task_only", "bc")
     seeds: tuple[int, ...] = (0, 1, 2)
-    prior_episodes: int = 100
-    task_episodes: int = 100
+    prior_episodes: int = 300
+    task_episodes: int = 300
     collect_workers: int = 1
-    eval_episodes: int = 10
-    eval_every: int = 1000
-    # The training config every method starts from. The 10-D state alone cannot tell the
-    # closed-drawer start from the open-drawer task start (the arm is at neutral in both), so
-    # the default is the `thumb` preset: the state plus an 8x8 thumbnail of the camera, at
-    # MLP cost. Pass obs="state" for the pure-state variant.
+    eval_episodes: int = 20
+    eval_every: int = 2500
+    jobs: int = 1  # runs trained at once, each in its own process
+    # The training config every method starts from: state observations (proprioception plus
+    # the privileged object state, see cog.config.state_keys), which CPU trains in minutes.
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        obs="image", net="thumb", steps=5000, batch_size=256, bc_warmup_steps=500,
-        checkpoint_every=1000, log_every=100, eval_gif=True, progress=True,
-        # Sampled actions: the grasp expert sometimes waits at the bottom with the gripper
-        # open before closing, so one observation means "wait" or "close"; tanh(mean)
-        # averages the two and never closes (measured: BC 0/10 deterministic, 4/10 sampled).
-        eval_deterministic=False))
+        obs="state", net="state", steps=15000, batch_size=256, bc_warmup_steps=1000,
+        checkpoint_every=2500, log_every=250, eval_gif=True, progress=True, threads=1,
+        eval_deterministic=True))
 
 
 def collect_data(cfg: ExperimentConfig) -> tuple[Path, Path]:
@@ -88,32 +85,82 @@ def method_config(cfg: ExperimentConfig, method: str, seed: int, prior: Path,
         return replace(base, prior="")
     if method == "bc":
         return replace(base, algo="bc", bc_data="all")
+    if method == "bc_task":
+        return replace(base, algo="bc", bc_data="task")
     if method == "sac":
         return replace(base, algo="sac")
     return base
 
 
 def run_experiment(cfg: ExperimentConfig) -> dict:
-    """Train every (method, seed), resuming finished or interrupted runs; write the report."""
+    """Train every (method, seed), resuming finished or interrupted runs; write the report.
+
+    With ``cfg.jobs > 1`` that many runs train at once, each in its own process (one torch
+    thread each is fastest for the small state networks)."""
+    out = Path(cfg.out)
+    prior, task = collect_data(cfg)
+    runs = [(method, seed, out / f"{method}_seed{seed}",
+             method_config(cfg, method, seed, prior, task))
+            for method in cfg.methods for seed in cfg.seeds]
+    results: dict[str, dict[int, float]] = {m: {} for m in cfg.methods}
+    if cfg.jobs <= 1:
+        for method, seed, run_dir, tcfg in runs:
+            print(f"== {method} seed {seed}: {tcfg.steps} steps -> {run_dir}")
+            results[method][seed] = train_one(tcfg.to_dict(), str(run_dir))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")  # no forked torch/pybullet state
+        with ProcessPoolExecutor(max_workers=cfg.jobs, mp_context=ctx) as pool:
+            futures = {}
+            for method, seed, run_dir, tcfg in runs:
+                quiet = replace(tcfg, progress=False)  # parallel progress bars would interleave
+                futures[(method, seed)] = pool.submit(train_one, quiet.to_dict(), str(run_dir))
+            _follow(futures, runs, enabled=cfg.train.progress)
+            for (method, seed), future in futures.items():
+                results[method][seed] = future.result()
+                print(f"== {method} seed {seed}: final success {results[method][seed]:.2f}")
+    return write_report(cfg, results)
+
+
+def _follow(futures: dict, runs: list, enabled: bool = True) -> None:
+    """One progress bar over all parallel runs, from the steps their train.csv files report."""
+    from concurrent.futures import wait
+
+    from tqdm import tqdm
+
+    total = sum(tcfg.steps for *_, tcfg in runs)
+    with tqdm(total=total, desc=f"training {len(runs)} runs", unit="step",
+              disable=not enabled, dynamic_ncols=True) as bar:
+        while wait(list(futures.values()), timeout=2.0).not_done:
+            bar.n = sum(_last_step(run_dir) for _, _, run_dir, _ in runs)
+            bar.refresh()
+        bar.n = total
+        bar.refresh()
+
+
+def _last_step(run_dir: Path) -> int:
+    """The latest logged step of a run (0 before its first log line)."""
+    try:
+        lines = (run_dir / "train.csv").read_text().strip().splitlines()
+        return int(float(lines[-1].split(",")[0])) if len(lines) > 1 else 0
+    except (OSError, ValueError):
+        return 0
+
+
+def train_one(cfg_dict: dict, run_dir: str) -> float:
+    """Train (or resume) one run and return its last evaluation's success rate."""
     from cog.checkpoint import checkpoint_path
     from cog.trainer import Trainer
 
-    out = Path(cfg.out)
-    prior, task = collect_data(cfg)
-    results: dict[str, dict[int, float]] = {}
-    for method in cfg.methods:
-        for seed in cfg.seeds:
-            run_dir = out / f"{method}_seed{seed}"
-            tcfg = method_config(cfg, method, seed, prior, task)
-            print(f"== {method} seed {seed}: {tcfg.steps} steps -> {run_dir}")
-            if checkpoint_path(run_dir).exists():
-                trainer = Trainer.resume(run_dir, steps=tcfg.steps)
-            else:
-                trainer = Trainer(tcfg, run_dir)
-            trainer.run()
-            results.setdefault(method, {})[seed] = final_success(run_dir)
-    summary = write_report(cfg, results)
-    return summary
+    tcfg = TrainConfig.from_dict(cfg_dict)
+    if checkpoint_path(Path(run_dir)).exists():
+        trainer = Trainer.resume(run_dir, steps=tcfg.steps)
+    else:
+        trainer = Trainer(tcfg, run_dir)
+    trainer.run()
+    return final_success(Path(run_dir))
 
 
 def final_success(run_dir: Path) -> float:

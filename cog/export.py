@@ -2,7 +2,9 @@
 
 The exported module takes raw inputs, as the env or a real camera gives them:
     image uint8 (H, W, 3) or (B, H, W, 3) at the policy's image size,
-    state float32 (10,) or (B, 10),
+    state float32 (D,) or (B, D): the observation keys listed in the metadata's
+        ``state_keys``, concatenated (proprioception; plus the privileged ``object`` vector
+        for state-observation policies, which therefore run in simulation only),
 and returns the deterministic action tanh(mean), (8,) or (B, 8).  The network part is
 traced (it has no control flow); a small scripted wrapper handles the optional batch axis
 and checks shapes with clear messages.  Load it with ``policies.load_exported``.
@@ -19,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from cog.config import TrainConfig, write_bytes_atomic
+from cog.config import TrainConfig, state_keys, write_bytes_atomic
 from cog.networks import ActorCritic
 from policies.exported import META_FILE, ExportedPolicy
 
@@ -54,7 +56,7 @@ class _PolicyWrapper(nn.Module):
             image = image.unsqueeze(0)
             state = state.unsqueeze(0)
         if state.dim() != 2 or state.shape[1] != self.state_dim:
-            raise ValueError("state must be (10,) or (B, 10)")
+            raise ValueError("state must be (D,) or (B, D) with D the policy's state_dim")
         if image.dim() != 4 or image.shape[3] != 3:
             raise ValueError("image must be (H, W, 3) or (B, H, W, 3) uint8")
         if self.uses_image and (image.shape[1] != self.image_size
@@ -83,6 +85,7 @@ def export_bytes(nets: ActorCritic, cfg: TrainConfig, step: int) -> bytes:
     module = build_scripted_policy(nets)
     meta = {"obs": cfg.obs, "net": cfg.resolved_net(), "algo": cfg.algo,
             "image_size": nets.spec.image_size, "state_dim": nets.spec.state_dim,
+            "state_keys": list(state_keys(cfg.obs)),
             "action_dim": nets.spec.action_dim, "step": step, "config": cfg.to_dict()}
     buf = io.BytesIO()
     with warnings.catch_warnings():  # torch 2.13 marks TorchScript deprecated; it still works

@@ -131,19 +131,43 @@ class ThumbEncoder(nn.Module):
                              f"got {image_size}")
         self.pool = image_size // side
         self.out_dim = 3 * side * side + state_dim
+        self.normalize = StateNormalizer(state_dim)
 
     def forward(self, obs: Obs) -> Tensor:
         x = F.avg_pool2d(image_to_float(obs["image"]), self.pool).flatten(1)
-        return torch.cat([x * 2.0 - 1.0, obs["state"]], dim=1)
+        return torch.cat([x * 2.0 - 1.0, self.normalize(obs["state"])], dim=1)
+
+
+class StateNormalizer(nn.Module):
+    """(state - mean) / std with the dataset's statistics, clipped to +-10.
+
+    Positions in metres vary by centimetres across a dataset while drawer fractions span 0..1;
+    an MLP on the raw numbers barely sees where the object is. The statistics are buffers, so
+    they travel with checkpoints and exported policies. Identity until ``set`` is called."""
+
+    CLIP = 10.0
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    def set(self, mean: Tensor, std: Tensor) -> None:
+        self.mean.copy_(mean)
+        self.std.copy_(std)
+
+    def forward(self, state: Tensor) -> Tensor:
+        return ((state - self.mean) / self.std).clamp(-self.CLIP, self.CLIP)
 
 
 class StateEncoder(nn.Module):
     def __init__(self, state_dim: int = 10):
         super().__init__()
         self.out_dim = state_dim
+        self.normalize = StateNormalizer(state_dim)
 
     def forward(self, obs: Obs) -> Tensor:
-        return obs["state"]
+        return self.normalize(obs["state"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,6 +359,12 @@ class ActorCritic(nn.Module):
         if spec.obs == "image":
             # channels_last conv weights match the channels_last (permuted NHWC) input.
             self.to(memory_format=torch.channels_last)
+
+    def set_state_normalizer(self, mean: Tensor, std: Tensor) -> None:
+        """Give every state normalizer (critic, target, actor) the dataset's statistics."""
+        for module in self.modules():
+            if isinstance(module, StateNormalizer):
+                module.set(mean, std)
 
     def critic_features_for_actor(self, obs: Obs) -> Tensor | None:
         """The critic features the actor needs (fast preset), else None. No gradient."""

@@ -39,6 +39,7 @@ class ReplayBuffer:
         prior: Dataset | None = None,
         *,
         use_images: bool = True,
+        state_keys: tuple[str, ...] = ("state",),
         relabel_prior: bool = True,
         prior_reward_value: float = 0.0,
         mixing: str = "proportional",
@@ -82,7 +83,7 @@ class ReplayBuffer:
             t = torch.from_numpy(np.ascontiguousarray(np.concatenate(arrays)))
             return t.to(self.device, dtype=dtype) if dtype else t.to(self.device)
 
-        self.states = to_dev([ds.states for ds in parts], torch.float32)
+        self.states = to_dev([low_dim_rows(ds, state_keys) for ds in parts], torch.float32)
         self.images = to_dev([ds.images for ds in parts]) if use_images else None
         self.actions = to_dev([ds.actions for ds in parts], torch.float32)
         self.rewards = to_dev(rewards, torch.float32)
@@ -107,6 +108,14 @@ class ReplayBuffer:
     @property
     def num_prior(self) -> int:
         return int(len(self.prior_ids))
+
+    def state_statistics(self, min_std: float = 1e-2) -> tuple[Tensor, Tensor]:
+        """Mean and std of the low-dimensional state over the observation rows in use (a
+        floor on std keeps near-constant dimensions from blowing up unseen values)."""
+        rows = torch.unique(torch.cat([self.obs_index[self.all_ids],
+                                       self.obs_index[self.all_ids] + 1]))
+        states = self.states[rows].double()
+        return states.mean(0).float(), states.std(0).clamp_min(min_std).float()
 
     def sample_indices(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
         def pick(ids: Tensor, n: int) -> Tensor:
@@ -134,6 +143,22 @@ class ReplayBuffer:
         if self.images is not None:
             obs["image"] = self.images[rows]
         return obs
+
+
+def low_dim_rows(ds: Dataset, state_keys: tuple[str, ...]) -> np.ndarray:
+    """The dataset's observation rows for the networks' "state" input: the arrays named by
+    ``state_keys`` ("state" = proprioception, "object" = privileged scene state), side by side."""
+    arrays = {"state": ds.states, "object": ds.objects}
+    unknown = [k for k in state_keys if k not in arrays]
+    if unknown:
+        raise ValueError(f"unknown state key(s) {unknown}; known: {sorted(arrays)}")
+    if "object" in state_keys and ds.object_dim == 0:
+        raise ValueError(
+            f"dataset {ds.attrs.get('env_id', '?')!r} has no object state (schema v1 or a "
+            "real-robot recording), which state observations need: re-collect it with "
+            "`cog collect`, or train on images"
+        )
+    return np.concatenate([arrays[k] for k in state_keys], axis=1)
 
 
 def _successful_mask(ds: Dataset) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 ``LineReachEnv`` is a 1-D reaching task with the project's observation/action interface:
 state[0] is a position x in [-1, 1], action[0] moves it by 0.25 * a, reward 1 while x > 0.75.
-Its image is a flat grey whose brightness encodes x.  ``make_line_dataset`` collects
+Its image is a flat grey whose brightness encodes x; its privileged ``object`` observation is
+the signed distance to the goal, GOAL - x.  ``make_line_dataset`` collects
 episodes from it with a noisy scripted mover, giving "prior" data (start at -1, move to 0,
 never rewarded) and "task" data (start at 0, move to 1), the COG stitching pattern in
 miniature.
@@ -33,6 +34,7 @@ class LineReachEnv(gymnasium.Env):
         self.observation_space = spaces.Dict({
             "image": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
             "state": spaces.Box(-np.inf, np.inf, (10,), np.float32),
+            "object": spaces.Box(-np.inf, np.inf, (1,), np.float32),
         })
         self.action_space = spaces.Box(-1.0, 1.0, (8,), np.float32)
         self.x, self.t = start, 0
@@ -42,7 +44,8 @@ class LineReachEnv(gymnasium.Env):
         state[0] = self.x
         level = np.uint8(round((self.x + 1.0) * 127.5))
         image = np.full((self.image_size, self.image_size, 3), level, np.uint8)
-        return {"image": image, "state": state}
+        return {"image": image, "state": state,
+                "object": np.array([GOAL - self.x], np.float32)}
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -75,11 +78,12 @@ def make_line_dataset(n_episodes: int, start: float, stop_at: float | None = Non
     """Episodes of a noisy mover that goes right (and stops at ``stop_at`` if given)."""
     rng = np.random.default_rng(seed)
     env = LineReachEnv(image_size=image_size, horizon=horizon, start=start)
-    images, states, actions, rewards, lengths, success = [], [], [], [], [], []
+    images, states, objects, actions, rewards, lengths, success = [], [], [], [], [], [], []
     for _ in range(n_episodes):
         obs, _ = env.reset()
         images.append(obs["image"])
         states.append(obs["state"])
+        objects.append(obs["object"])
         ok = False
         for _t in range(horizon):
             a = np.clip(rng.normal(0.0, noise, 8), -1, 1).astype(np.float32)
@@ -88,6 +92,7 @@ def make_line_dataset(n_episodes: int, start: float, stop_at: float | None = Non
             obs, r, _, _, info = env.step(a)
             images.append(obs["image"])
             states.append(obs["state"])
+            objects.append(obs["object"])
             actions.append(a)
             rewards.append(r)
             ok = bool(info["is_success"])
@@ -95,10 +100,11 @@ def make_line_dataset(n_episodes: int, start: float, stop_at: float | None = Non
         success.append(ok)
     return dataset_from_arrays(np.stack(images), np.stack(states), np.stack(actions),
                                np.asarray(rewards, np.float32), np.asarray(lengths),
-                               np.asarray(success))
+                               np.asarray(success), objects=np.stack(objects))
 
 
-def dataset_from_arrays(images, states, actions, rewards, lengths, success) -> Dataset:
+def dataset_from_arrays(images, states, actions, rewards, lengths, success,
+                        objects=None) -> Dataset:
     """Build a Dataset from per-episode-concatenated arrays (T+1 observations per episode)."""
     lengths = np.asarray(lengths, np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
@@ -111,6 +117,7 @@ def dataset_from_arrays(images, states, actions, rewards, lengths, success) -> D
     return Dataset(
         images=np.ascontiguousarray(images, dtype=np.uint8),
         states=np.asarray(states, np.float32),
+        objects=None if objects is None else np.asarray(objects, np.float32),
         actions=np.asarray(actions, np.float32),
         rewards=np.asarray(rewards, np.float32),
         terminals=np.zeros(n, bool),
@@ -136,6 +143,7 @@ def random_dataset(n_episodes: int = 4, length: int = 5, image_size: int = 48,
         np.full(n, reward, np.float32),
         np.full(n_episodes, length),
         np.zeros(n_episodes, bool),
+        objects=rng.normal(size=(m, 8)).astype(np.float32),
     )
 
 

@@ -26,7 +26,7 @@ from cog.checkpoint import (
     rng_state,
     save_checkpoint,
 )
-from cog.config import TrainConfig
+from cog.config import TrainConfig, state_keys
 from cog.evaluation import TorchPolicy, check_image_size, evaluate, make_env
 from cog.logger import CsvLog, TensorBoard
 from cog.networks import ActorCritic, NetSpec
@@ -75,6 +75,7 @@ def build_buffer(cfg: TrainConfig, task: Dataset, prior: Dataset | None,
     return ReplayBuffer(
         task, prior,
         use_images=cfg.obs == "image",
+        state_keys=state_keys(cfg.obs),
         relabel_prior=cfg.relabel_prior_rewards,
         prior_reward_value=cfg.prior_reward_value,
         mixing=cfg.mixing,
@@ -120,8 +121,10 @@ class Trainer:
             finally:
                 env.close()
         self.buffer = build_buffer(cfg, task, prior, self.device)
-        self.nets = build_nets(cfg, task.image_size, task.states.shape[1],
+        self.nets = build_nets(cfg, task.image_size, self.buffer.states.shape[1],
                                task.actions.shape[1]).to(self.device)
+        if cfg.normalize_state and not _resuming:  # a resumed run restores them with the nets
+            self.nets.set_state_normalizer(*self.buffer.state_statistics())
         self.algo = build_algo(cfg, self.nets, self.device)
         # The trainer's own generator: batch sampling and augmentation.
         self.generator = torch.Generator(device=self.device)

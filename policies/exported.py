@@ -1,10 +1,15 @@
 """Learned policies exported by ``cog export``: a TorchScript file behind the Policy protocol.
 
 The file is self-contained: it takes the raw uint8 camera image (H, W, 3) or (B, H, W, 3)
-at the policy's image size and the float32 state (10,) or (B, 10), does its own
+at the policy's image size and the float32 low-dimensional state, does its own
 preprocessing, and returns the deterministic 8-D action in [-1, 1].  Loading it needs only
 torch (no pickle: TorchScript archives hold code and tensors), so the real-robot layer can
 use it without the training library.
+
+The low-dimensional input is the concatenation of the observation keys in the metadata's
+``state_keys``: ``["state"]`` (proprioception, 10 numbers) for image policies, and
+``["state", "object"]`` for state policies, whose privileged ``object`` vector only a
+simulator provides.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class ExportedPolicy:
         self.meta = meta
         self.image_size = int(meta.get("image_size", 48))
         self.obs_kind = str(meta.get("obs", "image"))
+        self.state_keys = tuple(meta.get("state_keys", ["state"]))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ExportedPolicy:
@@ -65,7 +71,15 @@ class ExportedPolicy:
     def act(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> np.ndarray:
         import torch
 
-        state = torch.as_tensor(np.asarray(obs["state"], dtype=np.float32))
+        missing = [k for k in self.state_keys if k not in obs]
+        if missing:
+            raise ValueError(
+                f"this policy reads observation key(s) {missing}, which the observation lacks "
+                f"(it has {sorted(obs)}); a state policy needs the simulator's privileged "
+                "'object' state and cannot run on a real arm"
+            )
+        parts = [np.asarray(obs[k], dtype=np.float32) for k in self.state_keys]
+        state = torch.as_tensor(np.concatenate(parts, axis=-1))
         if "image" in obs:
             image = torch.as_tensor(np.asarray(obs["image"], dtype=np.uint8))
         else:  # state-only policies ignore the image; give them a correctly shaped blank

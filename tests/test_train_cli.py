@@ -53,3 +53,22 @@ def test_bc_and_sac_variants_train(tmp_path):
         assert rc == 0
     cfg = json.loads((tmp_path / "sac" / "config.json").read_text())
     assert cfg["algo"] == "sac"
+
+
+def test_demo_runs_the_whole_pipeline_at_tiny_scale(tmp_path):
+    """The README's main job, shrunk: collect, train two methods in parallel processes,
+    evaluate from the closed-drawer start, write the report."""
+    out = tmp_path / "demo"
+    rc = main(["demo", "--out", str(out), "--episodes", "3", "--steps", "12",
+               "--eval-episodes", "1", "--jobs", "2", "--no-progress"])
+    assert rc == 0
+    report = (out / "report.md").read_text()
+    assert "| cog |" in report and "| task_only |" in report
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == {"cog", "task_only"}
+    assert all(0.0 <= m["mean"] <= 1.0 for m in summary.values())
+    assert (out / "success.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "cog.gif").exists() and (out / "task_only.gif").exists()
+    config = json.loads((out / "cog_seed0" / "config.json").read_text())
+    assert config["obs"] == "state" and config["prior"] and config["steps"] == 12
+    assert json.loads((out / "task_only_seed0" / "config.json").read_text())["prior"] == ""

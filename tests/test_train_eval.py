@@ -48,7 +48,7 @@ def test_ray_evaluation_gives_the_same_result(tmp_path):
     from cog.networks import ActorCritic, NetSpec
 
     torch.manual_seed(0)
-    nets = ActorCritic(NetSpec("state", "state", image_size=16))
+    nets = ActorCritic(NetSpec("state", "state", image_size=16, state_dim=11))
     data = export_bytes(nets, TrainConfig(obs="state"), 0)
     policy = TorchPolicy(CQL(nets, CQLConfig()), "state")
     local = evaluate(policy, LINE_ENV_SPEC, 4, obs_kind="state")
@@ -66,10 +66,10 @@ def test_stochastic_evaluation_is_seeded_and_leaves_training_rng_alone():
     from cog.networks import ActorCritic, NetSpec
 
     torch.manual_seed(0)
-    algo = CQL(ActorCritic(NetSpec("state", "state", hidden=(16,))), CQLConfig())
+    algo = CQL(ActorCritic(NetSpec("state", "state", hidden=(16,), state_dim=11)), CQLConfig())
     before = algo.generator.get_state()
     policy = TorchPolicy(algo, "state", deterministic=False)
-    obs = {"state": np.zeros(10, np.float32)}
+    obs = {"state": np.zeros(10, np.float32), "object": np.zeros(1, np.float32)}
     policy.reset(seed=3)
     a = [policy.act(obs, {}) for _ in range(3)]
     policy.reset(seed=3)

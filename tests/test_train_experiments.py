@@ -20,6 +20,8 @@ def test_method_configs_differ_only_where_they_should():
     assert method_config(cfg, "task_only", 1, p, t).prior == ""
     bc = method_config(cfg, "bc", 1, p, t)
     assert bc.algo == "bc" and bc.bc_data == "all"
+    bc_task = method_config(cfg, "bc_task", 1, p, t)
+    assert bc_task.algo == "bc" and bc_task.bc_data == "task"
     assert method_config(cfg, "sac", 1, p, t).algo == "sac"
     with pytest.raises(ValueError, match="unknown method"):
         method_config(cfg, "dqn", 1, p, t)

@@ -3,6 +3,7 @@ not match the env, missing file), through the library and through the CLI."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from cog.checkpoint import load_checkpoint
@@ -69,3 +70,28 @@ def test_an_existing_run_is_not_overwritten(tmp_path):
     task = _tiny_run(tmp_path / "run")
     with pytest.raises(ValueError, match="already holds a run"):
         Trainer(TrainConfig(obs="state", steps=2, progress=False), tmp_path / "run", task=task)
+
+
+def test_state_training_refuses_data_without_object_state(tmp_path):
+    """Schema-v1 files and real-robot recordings have no privileged object state; a state
+    policy trained on proprioception alone could not tell a closed drawer from an open one."""
+    from dataclasses import replace
+
+    task = random_dataset(2, 3, image_size=8)
+    bare = replace(task, objects=np.zeros((task.states.shape[0], 0), np.float32))
+    cfg = TrainConfig(obs="state", steps=1, batch_size=4, progress=False)
+    with pytest.raises(ValueError, match="no object state.*re-collect"):
+        Trainer(cfg, tmp_path / "r", task=bare)
+
+
+def test_state_runs_standardise_inputs_with_the_data_statistics(tmp_path):
+    import torch
+
+    task = _tiny_run(tmp_path / "run")
+    from cog.runs import load_run
+
+    nets, _, _ = load_run(tmp_path / "run")
+    rows = torch.as_tensor(np.concatenate([task.states, task.objects], axis=1))
+    norm = nets.actor.encoder.normalize
+    torch.testing.assert_close(norm.mean, rows.mean(0))
+    torch.testing.assert_close(norm.std, rows.std(0).clamp_min(1e-2))

@@ -99,3 +99,25 @@ def test_bad_mixing_is_refused():
         ReplayBuffer(task, mixing="half")
     with pytest.raises(ValueError, match="task_fraction"):
         ReplayBuffer(task, mixing="fixed", task_fraction=1.5)
+
+
+def test_state_observations_append_the_object_state_and_give_statistics():
+    """obs=state trains on [proprioception, privileged object state]; the normaliser's
+    statistics are those of exactly the rows the buffer holds."""
+    from dataclasses import replace
+
+    from cog.replay import low_dim_rows
+
+    task = random_dataset(2, 5, image_size=8, seed=5)
+    prior = random_dataset(3, 4, image_size=8, seed=6)
+    buf = ReplayBuffer(task, prior, use_images=False, state_keys=("state", "object"))
+    want = np.concatenate([np.concatenate([d.states, d.objects], axis=1) for d in (prior, task)])
+    np.testing.assert_array_equal(buf.states.numpy(), want)
+    mean, std = buf.state_statistics(min_std=0.0)
+    np.testing.assert_allclose(mean.numpy(), want.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(std.numpy(), want.std(0, ddof=1), rtol=1e-4)
+    floor = buf.state_statistics(min_std=5.0)[1]
+    assert torch.all(floor == 5.0)  # the floor keeps near-constant dims from blowing up
+    no_objects = replace(task, objects=np.zeros((task.states.shape[0], 0), np.float32))
+    with pytest.raises(ValueError, match="no object state"):
+        low_dim_rows(no_objects, ("state", "object"))

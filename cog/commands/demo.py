@@ -1,10 +1,9 @@
 """`cog demo`: the whole pipeline at small scale on CPU (about 10 minutes).
 
 Collects small closed-drawer prior and task datasets, trains COG (CQL on prior + task) and
-the task-only CQL baseline on low-dimensional observations (the 10-D state plus an 8x8
-camera thumbnail, the `thumb` preset: the state alone cannot see whether the drawer is
-open), evaluates both from the closed-drawer start the task data never shows, and writes
-OUT/report.md with a PNG and GIFs.
+the task-only CQL baseline on state observations (proprioception plus the simulator's
+privileged object state), two runs at once, evaluates both from the closed-drawer start the
+task data never shows, and writes OUT/report.md with a PNG and GIFs.
 """
 
 from __future__ import annotations
@@ -13,14 +12,16 @@ from __future__ import annotations
 def add_parsers(subparsers) -> None:
     p = subparsers.add_parser("demo", help="collect, train COG and a baseline, evaluate, report")
     p.add_argument("--out", default="runs/demo", help="output folder (report.md, PNG, GIFs)")
-    p.add_argument("--steps", type=int, default=2000, help="gradient steps per method")
-    p.add_argument("--obs", choices=["thumb", "state"], default="thumb",
-                   help="thumb: state + 8x8 camera thumbnail (default); state: 10-D state only")
+    p.add_argument("--steps", type=int, default=12000, help="gradient steps per method")
+    p.add_argument("--obs", choices=["state", "thumb"], default="state",
+                   help="state: proprioception + object state (default); thumb: proprioception "
+                        "+ an 8x8 camera thumbnail")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--episodes", type=int, default=100, help="prior and task episodes each")
-    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--episodes", type=int, default=300, help="prior and task episodes each")
+    p.add_argument("--eval-episodes", type=int, default=20)
+    p.add_argument("--jobs", type=int, default=2, help="runs trained at once (processes)")
     p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (1 is fastest for the small state networks)")
+                   help="torch threads per run (1 is fastest for the small state networks)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -41,10 +42,12 @@ def run(args) -> int:
         task_episodes=args.episodes,
         eval_episodes=args.eval_episodes,
         eval_every=max(args.steps // 6, 1),
-        train=replace(base.train, steps=args.steps, bc_warmup_steps=max(args.steps // 10, 1),
-                      checkpoint_every=max(args.steps // 3, 1), threads=args.threads,
+        jobs=args.jobs,
+        train=replace(base.train, steps=args.steps,
+                      bc_warmup_steps=min(base.train.bc_warmup_steps, max(args.steps // 10, 1)),
+                      checkpoint_every=max(args.steps // 6, 1), threads=args.threads,
                       progress=not args.no_progress,
-                      **({"obs": "state", "net": "state"} if args.obs == "state" else {})),
+                      **({"obs": "image", "net": "thumb"} if args.obs == "thumb" else {})),
     )
     t0 = time.perf_counter()
     summary = run_experiment(cfg)
