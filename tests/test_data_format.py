@@ -60,33 +60,35 @@ def test_round_trip_gives_identical_arrays(tmp_path, codec):
     assert not list(tmp_path.glob(".*tmp*")), "temporary file left behind"
 
 
-def test_schema_v1_file_loads_without_object_state(tmp_path):
-    """Files written before the object state existed (schema 1) still load, with K = 0."""
+def _saved_without_object_state(tmp_path, schema_version: int):
+    """A valid v2 file with /observations/object removed and the given schema version."""
     ds, _ = make_dataset()
-    path = tmp_path / "v1.h5"
+    path = tmp_path / "d.h5"
     save_dataset(path, ds)
     with h5py.File(path, "a") as h5:
         del h5["observations/object"]
-        h5.attrs["schema_version"] = 1
+        h5.attrs["schema_version"] = schema_version
+    return ds, path
+
+
+def test_schema_v1_file_loads_without_object_state(tmp_path):
+    """Files written before the object state existed (schema 1) still load, with K = 0."""
+    ds, path = _saved_without_object_state(tmp_path, 1)
     back = load_dataset(path)
     assert back.objects.shape == (ds.states.shape[0], 0) and back.object_dim == 0
     assert np.array_equal(back.states, ds.states)
+
+
+def test_v2_file_missing_object_state_is_refused(tmp_path):
+    _, path = _saved_without_object_state(tmp_path, 2)
+    with pytest.raises(DatasetFormatError, match="observations/object"):
+        load_dataset(path)
 
 
 def test_datasets_without_object_state_round_trip(tmp_path):
     ds, _ = make_dataset(object_dim=0)
     save_dataset(tmp_path / "d.h5", ds)
     assert load_dataset(tmp_path / "d.h5").objects.shape == (ds.states.shape[0], 0)
-
-
-def test_v2_file_missing_object_state_is_refused(tmp_path):
-    ds, _ = make_dataset()
-    path = tmp_path / "d.h5"
-    save_dataset(path, ds)
-    with h5py.File(path, "a") as h5:
-        del h5["observations/object"]
-    with pytest.raises(DatasetFormatError, match="observations/object"):
-        load_dataset(path)
 
 
 def test_object_rows_must_match_observations():
