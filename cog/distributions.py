@@ -39,3 +39,13 @@ def tanh_gaussian_log_prob(mean: Tensor, log_std: Tensor, actions: Tensor,
     a = actions.clamp(-1.0 + eps, 1.0 - eps)
     u = torch.atanh(a)
     return gaussian_log_prob(u, mean, log_std) - _log_tanh_jacobian(u).sum(-1)
+
+
+def policy_action(mean: Tensor, log_std: Tensor, deterministic: bool,
+                  generator: torch.Generator | None = None) -> Tensor:
+    """The action a policy takes: tanh(mean) (evaluation), or a sample drawn from
+    ``generator`` (B, A) -> (B, A)."""
+    if deterministic:
+        return torch.tanh(mean)
+    noise = torch.randn(mean.shape[0], 1, mean.shape[1], device=mean.device, generator=generator)
+    return tanh_gaussian_sample(mean, log_std, noise)[0][:, 0]

@@ -9,6 +9,7 @@ import torch
 
 from cog.checkpoint import checkpoint_path, load_checkpoint
 from cog.config import TrainConfig
+from cog.distributions import policy_action
 from cog.networks import ActorCritic, NetSpec
 
 
@@ -22,32 +23,16 @@ def load_run(run_dir: str | os.PathLike) -> tuple[ActorCritic, TrainConfig, int]
     nets_state = state["algo"].get("nets") if isinstance(state["algo"], dict) else None
     if nets_state is None:
         raise ValueError(f"checkpoint in {run_dir} holds no networks")
-    if "spec" in state:
-        dims = {k: int(v) for k, v in state["spec"].items()}
-        spec = NetSpec(cfg.resolved_net(), cfg.obs, use_state=cfg.image_use_state, **dims)
-    else:
-        spec = spec_from_state(cfg, nets_state)
+    if "spec" not in state:
+        raise ValueError(f"checkpoint in {run_dir} holds no network spec")
+    dims = {k: int(v) for k, v in state["spec"].items()}
+    spec = NetSpec(cfg.resolved_net(), cfg.obs, use_state=cfg.image_use_state, **dims)
     nets = ActorCritic(spec)
     try:
         nets.load_state_dict(nets_state)
     except RuntimeError as exc:
         raise ValueError(f"checkpoint in {run_dir} does not match its config ({exc})") from None
     return nets.eval(), cfg, int(state["step"])
-
-
-def spec_from_state(cfg: TrainConfig, nets_state: dict) -> NetSpec:
-    """Recover the image size from the stored weights, so a run needs no dataset to load."""
-    image_size = 48
-    preset = cfg.resolved_net()
-    if preset == "cog":
-        w = nets_state["critic.heads.0.first.weight"]
-        extra = 10 if cfg.image_use_state else 0
-        image_size = int(round(((w.shape[1] - 8 - extra) / 16) ** 0.5)) * 4
-    elif preset == "fast":
-        w = nets_state["critic.encoder.proj.weight"]
-        side = int(round((w.shape[1] / 32) ** 0.5))
-        image_size = side * 8
-    return NetSpec(preset, cfg.obs, image_size=image_size, use_state=cfg.image_use_state)
 
 
 class GreedyActor:
@@ -62,7 +47,4 @@ class GreedyActor:
         nets = self.nets
         feats = nets.critic.encode(obs) if nets.actor.uses_critic_features else None
         mean, log_std = nets.actor(nets.actor.encode(obs, feats))
-        if deterministic:
-            return torch.tanh(mean)
-        noise = torch.randn(mean.shape, device=mean.device, generator=generator)
-        return torch.tanh(mean + log_std.exp() * noise)
+        return policy_action(mean, log_std, deterministic, generator)

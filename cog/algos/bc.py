@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from cog.distributions import tanh_gaussian_log_prob
+from cog.distributions import policy_action, tanh_gaussian_log_prob
 from cog.networks import ActorCritic, Obs
 from cog.replay import Batch
 
@@ -61,10 +61,7 @@ class BC:
     def act(self, obs: Obs, deterministic: bool = True,
             generator: torch.Generator | None = None) -> Tensor:
         mean, log_std = self._dist(obs)
-        if deterministic:
-            return torch.tanh(mean)
-        noise = torch.randn(mean.shape, device=mean.device, generator=generator or self.generator)
-        return torch.tanh(mean + log_std.exp() * noise)
+        return policy_action(mean, log_std, deterministic, generator or self.generator)
 
     def state_dict(self) -> dict:
         return {"nets": self.nets.state_dict(), "opt": self.opt.state_dict(),

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from cog.distributions import tanh_gaussian_log_prob, tanh_gaussian_sample
+from cog.distributions import policy_action, tanh_gaussian_log_prob, tanh_gaussian_sample
 from cog.networks import ActorCritic, Obs
 from cog.replay import Batch
 
@@ -233,11 +233,7 @@ class CQL:
         Stochastic actions draw from ``generator`` (default: the algorithm's own)."""
         nets = self.nets
         mean, log_std = nets.actor(nets.actor.encode(obs, nets.critic_features_for_actor(obs)))
-        if deterministic:
-            return torch.tanh(mean)
-        noise = torch.randn(mean.shape[0], 1, mean.shape[1], device=mean.device,
-                            generator=generator or self.generator)
-        return tanh_gaussian_sample(mean, log_std, noise)[0][:, 0]
+        return policy_action(mean, log_std, deterministic, generator or self.generator)
 
     def state_dict(self) -> dict:
         return {
