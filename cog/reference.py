@@ -4,7 +4,7 @@ Every network call is a separate full forward: each image is repeated N times an
 re-encoded for every sampled-action batch, the action is concatenated to the features and
 the whole first layer is applied, the policy is re-run on the repeated observations.  It
 shares the parameters (and the random numbers, via ``cog.algos.cql.Noise``) with the fast
-``CQL``, so the two must give the same loss values: ``tests/test_train_speed_equivalence.py``
+``CQL``, so the two must give the same loss values: ``tests/test_train_cql_formula.py``
 checks this, and ``benchmarks/train_speed.py`` times both side by side.
 
 It is also written independently of ``CQL.losses`` (no shared loss code), so it doubles as
