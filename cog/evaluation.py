@@ -17,6 +17,7 @@ import torch
 
 from cog.config import state_keys
 from envs.video import save_gif
+from policies.evaluate import play_episode
 
 EVAL_BASE_SEED = 100_000
 
@@ -104,29 +105,10 @@ def check_image_size(dataset_image_size: int, env, what: str = "dataset") -> Non
 
 
 def run_episode(env, policy, seed: int, record: bool = False) -> tuple[bool, bool, float, list]:
-    obs, info = env.reset(seed=seed)
-    policy.reset(seed=seed)
-    frames: list[np.ndarray] = []
-    total, any_success, success = 0.0, False, False
-    while True:
-        if record:
-            frames.append(_frame(env, obs))
-        obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
-        total += float(reward)
-        success = bool(info.get("is_success", reward > 0))
-        any_success = any_success or success
-        if terminated or truncated:
-            break
-    if record:
-        frames.append(_frame(env, obs))
-    return success, any_success, total, frames
-
-
-def _frame(env, obs) -> np.ndarray:
-    frame = env.render() if getattr(env, "render_mode", None) == "rgb_array" else None
-    if frame is None:
-        frame = obs["image"]
-    return np.asarray(frame, dtype=np.uint8)
+    """(success, any_success, return, frames); frames are the env's renders when it renders,
+    else the policy's images (empty unless ``record``)."""
+    ep = play_episode(env, policy, seed, record=record)
+    return ep.success, ep.any_success, ep.total_reward, ep.big_frames or ep.frames
 
 
 def evaluate(policy, env_id: str, episodes: int, *, obs_kind: str = "image",

@@ -3,11 +3,62 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 import envs
 from policies.base import Policy
+
+
+@dataclass
+class EpisodeOutcome:
+    success: bool  # successful at the final step
+    any_success: bool  # successful at some step
+    total_reward: float
+    frames: list[np.ndarray] = field(default_factory=list)  # policy images, if recorded
+    big_frames: list[np.ndarray] = field(default_factory=list)  # env.render(), if it renders
+
+
+def play_episode(env, policy: Policy, seed: int, *, success_key: str = "is_success",
+                 record: bool = False) -> EpisodeOutcome:
+    """One episode: env and policy are both reset with ``seed``, so it is reproducible.
+
+    Success is ``info[success_key]``; an env that does not report ``is_success`` (a non-cog
+    gymnasium env) counts a positive reward as success.  With ``record``, the observation images are
+    kept and, when the env was made with ``render_mode="rgb_array"``, its renders as well.
+    """
+    obs, info = env.reset(seed=seed)
+    policy.reset(seed=seed)
+    out = EpisodeOutcome(False, False, 0.0)
+    renders = record and getattr(env, "render_mode", None) == "rgb_array"
+
+    def keep(obs: dict[str, Any]) -> None:
+        if "image" in obs:
+            out.frames.append(np.asarray(obs["image"], dtype=np.uint8))
+        if renders:
+            out.big_frames.append(np.asarray(env.render(), dtype=np.uint8))
+
+    while True:
+        if record:
+            keep(obs)
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
+        out.total_reward += float(reward)
+        out.success = _success(info, reward, success_key)
+        out.any_success = out.any_success or out.success
+        if terminated or truncated:
+            break
+    if record:
+        keep(obs)
+    return out
+
+
+def _success(info: dict[str, Any], reward: float, key: str) -> bool:
+    if key in info:
+        return bool(info[key])
+    if key == "is_success":  # a plain gymnasium env: its reward is the only signal
+        return float(reward) > 0
+    raise KeyError(f"the env's info has no success key {key!r} (it has {sorted(info)})")
 
 
 @dataclass
@@ -50,24 +101,12 @@ def rollout(
         iterator = tqdm(iterator, desc=f"{env_id}", unit="ep")
     try:
         for k in iterator:
-            obs, info = env.reset(seed=seed + k)
-            policy.reset(seed=seed + k)
-            keep = record and k == 0
-            total, done = 0.0, False
-            while not done:
-                if keep:
-                    result.frames.append(obs["image"])
-                    if render_size:
-                        result.big_frames.append(env.render())
-                obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
-                total += float(reward)
-                done = terminated or truncated
-            if keep:
-                result.frames.append(obs["image"])
-                if render_size:
-                    result.big_frames.append(env.render())
-            result.successes.append(bool(info[key]))
-            result.returns.append(total)
+            episode = play_episode(env, policy, seed + k, success_key=key,
+                                   record=record and k == 0)
+            if record and k == 0:
+                result.frames, result.big_frames = episode.frames, episode.big_frames
+            result.successes.append(episode.success)
+            result.returns.append(episode.total_reward)
             if progress:
                 iterator.set_postfix(success=f"{np.mean(result.successes):.2f}")
     finally:

@@ -37,6 +37,21 @@ def test_success_rate_and_gif(tmp_path):
     assert slow.resets == [5, 6]  # episode k is seeded base_seed + k
 
 
+def test_play_episode_records_frames_and_names_a_missing_success_key():
+    from cog.testing import LineReachEnv
+    from policies.evaluate import play_episode
+
+    env = LineReachEnv(horizon=12, render_mode="rgb_array")
+    ep = play_episode(env, _Mover(1.0), seed=3, record=True)
+    assert ep.success and ep.any_success and ep.total_reward == 12 - 7
+    assert len(ep.frames) == len(ep.big_frames) == 13  # the reset frame plus one per step
+    assert ep.frames[0].shape == (16, 16, 3) and ep.big_frames[0].shape == (64, 64, 3)
+    assert not play_episode(env, _Mover(1.0), seed=3).frames  # nothing kept unless asked
+    # An explicit success key that the env does not report is an error, not a silent 0.
+    with pytest.raises(KeyError, match="drawer_open"):
+        play_episode(env, _Mover(1.0), seed=3, success_key="drawer_open")
+
+
 @pytest.mark.slow
 def test_ray_evaluation_gives_the_same_result(tmp_path):
     import torch
