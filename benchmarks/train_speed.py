@@ -28,14 +28,15 @@ from cog.augment import random_crop  # noqa: E402
 from cog.networks import ActorCritic, NetSpec, count_parameters  # noqa: E402
 from cog.reference import reference_update  # noqa: E402
 from cog.replay import Batch  # noqa: E402
+from envs.constants import OBJECT_STATE_DIM, STATE_DIM  # noqa: E402
 
 
-def make_batch(b: int, device: torch.device, image_size: int = 48) -> Batch:
+def make_batch(b: int, device: torch.device, state_dim: int, image_size: int = 48) -> Batch:
     g = torch.Generator().manual_seed(0)
 
     def obs():
         img = torch.randint(0, 256, (b, image_size, image_size, 3), dtype=torch.uint8, generator=g)
-        return {"image": img.to(device), "state": torch.randn(b, 10, generator=g).to(device)}
+        return {"image": img.to(device), "state": torch.randn(b, state_dim, generator=g).to(device)}
 
     return Batch(obs(), (torch.rand(b, 8, generator=g) * 2 - 1).to(device),
                  torch.rand(b, generator=g).to(device), torch.zeros(b, device=device), obs(),
@@ -75,10 +76,13 @@ def main() -> None:
     for preset in args.presets:
         obs = "state" if preset == "state" else "image"
         torch.manual_seed(0)
-        nets = ActorCritic(NetSpec(preset, obs)).to(device)
+        # The networks' low-dim input as in training (cog.config.state_keys): proprioception
+        # for image presets, proprioception plus the privileged object state for `state`.
+        state_dim = STATE_DIM + (OBJECT_STATE_DIM if obs == "state" else 0)
+        nets = ActorCritic(NetSpec(preset, obs, state_dim=state_dim)).to(device)
         cfg = CQLConfig(cql_n_actions=args.n_actions, bc_warmup_steps=0)
         algo = CQL(nets, cfg, device=device)
-        batch = make_batch(args.batch, device)
+        batch = make_batch(args.batch, device, state_dim)
         if obs == "image":  # augmentation is part of every training step
             def step(b, algo=algo):
                 b.obs["image"] = random_crop(b.obs["image"], 4)

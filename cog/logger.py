@@ -19,7 +19,7 @@ class CsvLog:
         self.rows: list[dict[str, float]] = []
         if self.path.is_file():
             with open(self.path, newline="") as fh:
-                self.rows = [{k: float(v) for k, v in r.items() if v != ""}
+                self.rows = [{k: _number(k, v) for k, v in r.items() if v != ""}
                              for r in csv.DictReader(fh)]
 
     def truncate_after(self, step: int) -> None:
@@ -38,6 +38,11 @@ class CsvLog:
         writer.writeheader()
         writer.writerows(self.rows)
         write_text_atomic(self.path, buf.getvalue())
+
+
+def _number(column: str, text: str) -> float | int:
+    # Steps stay integers across a resume (the file is re-read, then rewritten).
+    return int(float(text)) if column == "step" else float(text)
 
 
 def read_csv(path: str | os.PathLike) -> list[dict[str, float]]:
