@@ -155,7 +155,7 @@ class Trainer:
         state = load_checkpoint(checkpoint_path(run_dir))
         trainer = cls(cfg, run_dir, task=task, prior=prior, _resuming=True)
         trainer.load_state(state)
-        if steps is not None:
+        if steps is not None or overrides:
             cfg.save(run_dir / "config.json")
         return trainer
 

@@ -42,6 +42,14 @@ def test_train_plot_export_eval(tmp_path, capsys):
     # Resume extends the run to more steps.
     assert main(["train", "--resume", str(run), "--steps", "25"]) == 0
     assert "step 25" in capsys.readouterr().out
+    # A resume may change where it runs (threads), recorded in config.json ...
+    assert main(["train", "--resume", str(run), "--steps", "30", "--threads", "1"]) == 0
+    assert "step 30" in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["threads"] == 1
+    # ... but not what it computes: such a flag is refused, never silently ignored.
+    assert main(["train", "--resume", str(run), "--steps", "35", "--batch-size", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "--batch-size cannot change when resuming" in err and "--threads" in err
 
 
 def test_bc_and_sac_variants_train(tmp_path):

@@ -42,6 +42,32 @@ def config_from_args(args):
     return TrainConfig.from_dict(given)
 
 
+# Fields that say where and how a run executes, not what it computes: a resumed run may
+# change them (e.g. more threads on a bigger machine). Any other field given with --resume is
+# refused rather than silently ignored.
+RESUMABLE_OVERRIDES = ("threads", "device", "progress", "eval_ray")
+
+
+def resume_overrides(args) -> dict:
+    from cog.cli import CliError
+    from cog.config import TrainConfig
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+             if f.name != "steps" and getattr(args, f.name, None) is not None}
+    fixed = sorted(k for k in given if k not in RESUMABLE_OVERRIDES)
+    fixed += ["setup"] if args.setup else []
+    if fixed:
+        flags = ", ".join(_flag(k) for k in fixed)
+        allowed = ", ".join(_flag(k) for k in ("steps", *RESUMABLE_OVERRIDES))
+        raise CliError(f"{flags} cannot change when resuming (the run's config.json fixes it); "
+                       f"with --resume only {allowed} may be given")
+    return given
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def run(args) -> int:
     from cog.cli import CliError
     from cog.trainer import Trainer
@@ -49,7 +75,7 @@ def run(args) -> int:
     if args.resume:
         if args.out:
             raise CliError("give either --out (a new run) or --resume RUN_DIR, not both")
-        trainer = Trainer.resume(args.resume, steps=args.steps)
+        trainer = Trainer.resume(args.resume, steps=args.steps, **resume_overrides(args))
     else:
         if not args.out:
             raise CliError("--out RUN_DIR is required for a new run")
