@@ -2,6 +2,7 @@
 
     python benchmarks/stitching.py --setup closed-drawer --seeds 0 1 2
     python benchmarks/stitching.py --setup blocked-drawer --seeds 0 1 2 --out runs/stitch_bd
+    python benchmarks/stitching.py --net thumb      # proprioception + 8x8 camera, no object state
 
 Collects (or reuses) the setup's prior and task datasets, trains every method on every
 seed (runs resume if interrupted), and writes OUT/report.md (the table), OUT/success.png
@@ -30,6 +31,9 @@ def main() -> None:
     p.add_argument("--methods", nargs="+", default=["cog", "task_only", "bc", "bc_task"],
                    choices=METHODS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--net", default="state", choices=["state", "thumb", "fast", "cog"],
+                   help="state: proprioception + privileged object state; the others read the "
+                        "camera (thumb: an 8x8 thumbnail) and proprioception, no object state")
     p.add_argument("--steps", type=int, default=15000)
     p.add_argument("--bc-warmup-steps", type=int, default=1000)
     p.add_argument("--episodes", type=int, default=300, help="prior and task episodes each")
@@ -54,7 +58,8 @@ def main() -> None:
         jobs=args.jobs,
         eval_episodes=args.eval_episodes,
         eval_every=args.eval_every,
-        train=replace(base.train, steps=args.steps, batch_size=args.batch_size,
+        train=replace(base.train, obs="state" if args.net == "state" else "image", net=args.net,
+                      steps=args.steps, batch_size=args.batch_size,
                       bc_warmup_steps=args.bc_warmup_steps, threads=args.threads,
                       checkpoint_every=args.eval_every),
     )
