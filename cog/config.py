@@ -192,8 +192,17 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    # mkstemp creates 0600 files; a renamed-into-place file should get the mode any other new
+    # file would (0666 minus the umask), so colleagues on a shared machine can read it.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

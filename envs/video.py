@@ -34,8 +34,17 @@ def save_gif(
     try:
         # imageio's GIF writer (pillow) takes the frame duration in milliseconds.
         imageio.mimsave(tmp, images, format="GIF", duration=1000.0 / fps, loop=0)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+def _umask() -> int:
+    # mkstemp creates 0600 files; a renamed-into-place file should get the mode any other new
+    # file would (0666 minus the umask), so colleagues on a shared machine can read it.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
