@@ -125,7 +125,8 @@ def unpack(
     if version != SCHEMA_VERSION:
         raise ProtocolError(f"schema version {version!r} is not supported (want {SCHEMA_VERSION})")
     msg_type = body.get("type")
-    if msg_type not in allowed_types:
+    # A list or map here is unhashable: test the type first, so it is a ProtocolError too.
+    if not isinstance(msg_type, str) or msg_type not in allowed_types:
         raise ProtocolError(f"unknown message type {msg_type!r}")
     return _from_wire(body)
 

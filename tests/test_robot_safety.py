@@ -184,6 +184,15 @@ def test_unpack_random_maps_only_ever_raises_protocol_error(body):
     assert msg["type"] in M.CLIENT_TYPES
 
 
+@pytest.mark.parametrize("bad_type", [[], {}, 3, None, b"act"])
+def test_unpack_refuses_a_non_string_message_type(bad_type):
+    import msgpack
+
+    raw = msgpack.packb({"v": M.SCHEMA_VERSION, "type": bad_type})
+    with pytest.raises(M.ProtocolError, match="unknown message type"):
+        M.unpack(raw, allowed_types=M.CLIENT_TYPES)
+
+
 def test_array_roundtrip_and_rejections():
     arr = np.arange(48 * 48 * 3, dtype=np.uint8).reshape(48, 48, 3)
     msg = M.unpack(M.pack("obs", image=arr), allowed_types=M.SERVER_TYPES)
