@@ -31,6 +31,8 @@ def state_keys(obs_kind: str) -> tuple[str, ...]:
     return ("state",) if obs_kind == "image" else ("state", "object")
 NETS = ("auto", "cog", "fast", "state", "thumb")
 MIXING = ("proportional", "fixed")
+PRECISIONS = ("float32", "bf16")
+COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
 BC_DATA = ("task", "all", "success")
 
 
@@ -63,12 +65,20 @@ class TrainConfig:
     polyak_tau: float = 5e-3
     policy_lr: float = 1e-4
     q_lr: float = 3e-4
-    entropy_lr: float = 3e-4
+    entropy_lr: float = 1e-4  # COG's code steps the temperature with the policy lr
     auto_entropy: bool = True  # target entropy = -action_dim
     entropy_alpha: float = 0.0  # the fixed entropy coefficient when auto_entropy is off
     backup_entropy: bool = False  # subtract alpha*log pi in the TD target (the facts' y has none)
+    policy_log_std_min: float = -5.0  # the policy's log-std floor (COG: -5; rlkit's SAC: -20)
+    precision: str = "float32"  # float32 | bf16 (conv encoders under bf16 autocast; heads fp32)
+    # torch.compile the networks: "" = eager; default | reduce-overhead (CUDA graphs) |
+    # max-autotune. For GPUs: on a CPU it costs tens of seconds of compiling for no gain.
+    compile_mode: str = ""
 
     # --- CQL ------------------------------------------------------------------------------
+    # Weight of the Bellman error: 1.0 is COG's code (plain MSE); 0.5 is the CQL paper's 1/2,
+    # which weighs the conservative term twice as heavily for the same cql_alpha.
+    bellman_weight: float = 1.0
     cql_alpha: float = 1.0  # weight of the conservative term (0 = offline SAC)
     cql_n_actions: int = 1  # N actions of each kind (uniform, pi(s), pi(s')) in the logsumexp
     lagrange: bool = False  # learn alpha >= 0 so the CQL gap stays near lagrange_tau
@@ -80,6 +90,12 @@ class TrainConfig:
     # --- run ------------------------------------------------------------------------------
     checkpoint_every: int = 5_000
     eval_every: int = 1_000
+    # > 0: evaluate every this many minutes of training time instead of every eval_every
+    # steps (a wall-clock schedule, for comparing configurations of different speeds).
+    eval_every_minutes: float = 0.0
+    # > 0: stop (with a checkpoint) after this many minutes of training time, counted across
+    # resumes; evaluation time is not counted.
+    time_limit_minutes: float = 0.0
     eval_episodes: int = 5
     eval_ray: bool = False
     eval_gif: bool = True
@@ -105,6 +121,8 @@ class TrainConfig:
             "net": NETS,
             "mixing": MIXING,
             "bc_data": BC_DATA,
+            "precision": PRECISIONS,
+            "compile_mode": COMPILE_MODES,
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -128,6 +146,13 @@ class TrainConfig:
         if self.eval_ray and not self.eval_deterministic:
             raise ValueError("eval_ray runs the exported (deterministic) policy: "
                              "use it with eval_deterministic=True")
+        if self.bellman_weight <= 0:
+            raise ValueError(f"config bellman_weight={self.bellman_weight!r} must be > 0")
+        if self.eval_every_minutes < 0 or self.time_limit_minutes < 0:
+            raise ValueError("config eval_every_minutes and time_limit_minutes must be >= 0")
+        if not -20.0 <= self.policy_log_std_min < 2.0:
+            raise ValueError(f"config policy_log_std_min={self.policy_log_std_min!r} must be "
+                             "in [-20, 2)")
         if self.augment_pad < 0 or self.bc_warmup_steps < 0:
             raise ValueError("config augment_pad and bc_warmup_steps must be >= 0")
         return self

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from cog.config import state_keys
-from envs.video import save_gif
-from policies.evaluate import play_episode
+
+# envs and policies (hence pybullet) are imported where an episode is run, not here: training
+# without evaluation, e.g. on a GPU machine without pybullet, must not need the simulator.
 
 EVAL_BASE_SEED = 100_000
 
@@ -90,6 +91,23 @@ def make_env(env_id: str, obs_kind: str = "image", record: bool = False,
         raise ValueError(f"unknown or broken eval env {env_id!r}: {exc}") from None
 
 
+def check_env_match(dataset, env, obs_kind: str, what: str = "dataset") -> None:
+    """Refuse training data that the eval env cannot be compared with: another image size
+    (image observations) or another width of the privileged object state (state
+    observations), which would otherwise fail at the first evaluation, deep inside torch."""
+    if obs_kind == "image":
+        check_image_size(dataset.image_size, env, what)
+        return
+    space = getattr(env, "observation_space", None)
+    try:
+        env_dim = int(space["object"].shape[0])
+    except (KeyError, TypeError, IndexError):
+        return  # the env has no object observation: nothing to compare
+    if dataset.object_dim != env_dim:
+        raise ValueError(f"{what} has {dataset.object_dim} object-state columns but the eval "
+                         f"env's obs['object'] has {env_dim}")
+
+
 def check_image_size(dataset_image_size: int, env, what: str = "dataset") -> None:
     """Refuse a dataset whose images do not match the env's camera."""
     space = getattr(env, "observation_space", None)
@@ -107,6 +125,8 @@ def check_image_size(dataset_image_size: int, env, what: str = "dataset") -> Non
 def run_episode(env, policy, seed: int, record: bool = False) -> tuple[bool, bool, float, list]:
     """(success, any_success, return, frames); frames are the env's renders when it renders,
     else the policy's images (empty unless ``record``)."""
+    from policies.evaluate import play_episode
+
     ep = play_episode(env, policy, seed, record=record)
     return ep.success, ep.any_success, ep.total_reward, ep.big_frames or ep.frames
 
@@ -129,6 +149,8 @@ def evaluate(policy, env_id: str, episodes: int, *, obs_kind: str = "image",
             s, a, r, frames = run_episode(env, policy, base_seed, record=True)
         finally:
             env.close()
+        from envs.video import save_gif
+
         save_gif(frames, gif_path, fps=10)
         results.append((s, a, r))
         start = 1

@@ -83,7 +83,7 @@ def reference_losses(algo: CQL, batch: Batch, noise: Noise) -> dict[str, Tensor]
     critic_loss = torch.zeros((), device=actions.device)
     gaps = []
     for i in range(q_data.shape[0]):
-        mse = 0.5 * ((q_data[i] - y) ** 2).mean()
+        mse = cfg.bellman_weight * ((q_data[i] - y) ** 2).mean()
         gap = torch.logsumexp(cat[i], dim=1).mean() - q_data[i].mean()
         gaps.append(gap)
         term = cfg.cql_alpha * gap

@@ -10,11 +10,13 @@ import torch
 from cog.checkpoint import checkpoint_path, load_checkpoint
 from cog.config import TrainConfig
 from cog.distributions import policy_action
-from cog.networks import ActorCritic, NetSpec
+from cog.networks import ActorCritic
 
 
 def load_run(run_dir: str | os.PathLike) -> tuple[ActorCritic, TrainConfig, int]:
     """The trained networks (on CPU, eval mode), the run's config and the checkpoint step."""
+    from cog.trainer import build_nets
+
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"no run directory at {run_dir}")
@@ -26,8 +28,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[ActorCritic, TrainConfig, int]
     if "spec" not in state:
         raise ValueError(f"checkpoint in {run_dir} holds no network spec")
     dims = {k: int(v) for k, v in state["spec"].items()}
-    spec = NetSpec(cfg.resolved_net(), cfg.obs, use_state=cfg.image_use_state, **dims)
-    nets = ActorCritic(spec)
+    nets = build_nets(cfg, **dims)
     try:
         nets.load_state_dict(nets_state)
     except RuntimeError as exc:

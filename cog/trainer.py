@@ -27,7 +27,7 @@ from cog.checkpoint import (
     save_checkpoint,
 )
 from cog.config import TrainConfig, state_keys
-from cog.evaluation import TorchPolicy, check_image_size, evaluate, make_env
+from cog.evaluation import TorchPolicy, check_env_match, evaluate, make_env
 from cog.logger import CsvLog, TensorBoard
 from cog.networks import ActorCritic, NetSpec
 from cog.replay import Batch, ReplayBuffer
@@ -49,6 +49,8 @@ def load_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
     if not cfg.task:
         raise ValueError("no task dataset given (--task PATH)")
     for path in (cfg.task, cfg.prior):
+        if path and Path(path).is_dir():
+            raise ValueError(f"dataset path {path} is a directory, not an HDF5 dataset file")
         if path and not Path(path).is_file():
             raise FileNotFoundError(f"dataset file not found: {path}")
     task = load_dataset(cfg.task)
@@ -56,10 +58,34 @@ def load_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
     return task, prior
 
 
+def check_run_dir(run_dir: Path) -> None:
+    """One clear line for a run directory that cannot be one (a file, or under a file)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"run directory {run_dir} is a file, not a directory")
+    for parent in run_dir.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"run directory {run_dir} lies under {parent}, which is a file")
+            break
+
+
+def dataset_fingerprint(path: str) -> str:
+    """sha256 of a dataset file's bytes (about a second per GB)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def build_nets(cfg: TrainConfig, image_size: int, state_dim: int = 10,
                action_dim: int = 8) -> ActorCritic:
+    """The networks a config describes (float32; ``precision`` is applied by the trainer)."""
     spec = NetSpec(cfg.resolved_net(), cfg.obs, image_size=image_size, state_dim=state_dim,
-                   action_dim=action_dim, use_state=cfg.image_use_state)
+                   action_dim=action_dim, use_state=cfg.image_use_state,
+                   log_std_min=cfg.policy_log_std_min)
     return ActorCritic(spec)
 
 
@@ -99,6 +125,7 @@ class Trainer:
         cfg.validate()
         self.cfg = cfg
         self.run_dir = Path(run_dir)
+        check_run_dir(self.run_dir)
         if not _resuming and checkpoint_path(self.run_dir).exists():
             raise ValueError(f"{self.run_dir} already holds a run; use --resume {self.run_dir} "
                              "or a new --out")
@@ -109,20 +136,34 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.device = resolve_device(cfg.device)
 
+        task_from_files = task is None
         if task is None:
             task, prior = load_datasets(cfg)
         self.image_size = task.image_size
-        if cfg.eval_env and cfg.obs == "image":
+        if cfg.eval_env:
             env = make_env(cfg.eval_env, cfg.obs)
             try:
-                check_image_size(task.image_size, env, "task dataset")
+                check_env_match(task, env, cfg.obs, "task dataset")
                 if prior is not None:
-                    check_image_size(prior.image_size, env, "prior dataset")
+                    check_env_match(prior, env, cfg.obs, "prior dataset")
             finally:
                 env.close()
         self.buffer = build_buffer(cfg, task, prior, self.device)
+        if cfg.batch_size > len(self.buffer):
+            raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(self.buffer)} "
+                             "transitions in the training data")
+        # What the run trains on, to refuse a resume on files replaced since (none when the
+        # datasets were given in memory, e.g. by tests and the demo).
+        self.fingerprints: dict[str, str] = {}
+        if task_from_files:
+            for key in ("task", "prior"):
+                if getattr(cfg, key):
+                    self.fingerprints[key] = dataset_fingerprint(getattr(cfg, key))
         self.nets = build_nets(cfg, task.image_size, self.buffer.states.shape[1],
                                task.actions.shape[1]).to(self.device)
+        self.nets.set_encoder_precision(cfg.precision)
+        if cfg.compile_mode:
+            self.nets.compile_modules(cfg.compile_mode)
         if cfg.normalize_state and not _resuming:  # a resumed run restores them with the nets
             self.nets.set_state_normalizer(*self.buffer.state_statistics())
         self.algo = build_algo(cfg, self.nets, self.device)
@@ -130,6 +171,7 @@ class Trainer:
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(cfg.seed + 1)
         self.step = 0
+        self.train_seconds = 0.0  # training time so far, evaluation excluded, across resumes
         self.last_success: float | None = None
         self.train_log = CsvLog(self.run_dir / "train.csv")
         self.eval_log = CsvLog(self.run_dir / "eval.csv")
@@ -164,6 +206,8 @@ class Trainer:
             "algo": self.algo.state_dict(),
             "step": self.step,
             "last_success": -1.0 if self.last_success is None else self.last_success,
+            "train_seconds": self.train_seconds,
+            "datasets": self.fingerprints,
             "rng": rng_state({"trainer": self.generator}),
             "config": self.cfg.to_dict(),
             "spec": {"image_size": self.nets.spec.image_size,
@@ -172,12 +216,27 @@ class Trainer:
         }
 
     def load_state(self, state: dict) -> None:
+        for key, fingerprint in state.get("datasets", {}).items():
+            now = self.fingerprints.get(key)
+            if now is not None and now != fingerprint:
+                path = getattr(self.cfg, key)
+                raise ValueError(f"the {key} dataset {path} has changed since this run started "
+                                 "(its contents differ); train a new run on the new data")
+        saved = state.get("config", {})
+        ours = (self.cfg.resolved_net(), self.cfg.obs)
+        theirs = (TrainConfig.from_dict(saved).resolved_net(), saved.get("obs")) if saved \
+            else ours
+        if theirs != ours:
+            raise ValueError(f"the checkpoint holds a {theirs[0]!r} network on {theirs[1]} "
+                             f"observations; this run builds a {ours[0]!r} one on {ours[1]}")
         try:
             self.algo.load_state_dict(state["algo"])
         except (KeyError, RuntimeError) as exc:
-            raise ValueError(f"checkpoint does not match this run's networks ({exc})") from None
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"checkpoint does not match this run's networks ({first})") from None
         self.step = int(state["step"])
         self.last_success = None if state["last_success"] < 0 else float(state["last_success"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))  # older checkpoints: 0
         restore_rng_state(state["rng"], {"trainer": self.generator})
         self.train_log.truncate_after(self.step)
         self.eval_log.truncate_after(self.step)
@@ -214,15 +273,40 @@ class Trainer:
         finally:
             self.nets.train()
         self.last_success = res.success_rate
-        row = {"step": self.step, "eval/success_rate": res.success_rate,
+        row = {"step": self.step, "time/train_seconds": round(self.train_seconds, 2),
+               "eval/success_rate": res.success_rate,
                "eval/any_success_rate": res.any_success_rate, "eval/return": res.mean_return,
                "eval/seconds": time.perf_counter() - t0}
         self.eval_log.append(row)
         self.eval_log.flush()
         return row
 
+    def _eval_due(self, next_eval_seconds: float) -> bool:
+        cfg = self.cfg
+        if not cfg.eval_env:
+            return False
+        if cfg.eval_every_minutes > 0:
+            return self.train_seconds >= next_eval_seconds
+        return self.step % cfg.eval_every == 0
+
+    def _out_of_time(self) -> bool:
+        limit = self.cfg.time_limit_minutes
+        return limit > 0 and self.train_seconds >= 60.0 * limit
+
     def run(self) -> dict[str, float]:
-        """Train up to cfg.steps; returns the last logged scalars."""
+        """Train up to cfg.steps (or cfg.time_limit_minutes); returns the last logged scalars.
+
+        Training time (``train_seconds``) counts the updates and logging, not evaluation or
+        checkpoints; the wall-clock evaluation schedule and the time limit read it.
+
+        The run directory is locked while it trains: a second process training the same run
+        (two `cog train --resume RUN`) is refused with the holder's PID."""
+        from data_collection.atomic import exclusive_lock
+
+        with exclusive_lock(self.run_dir / ".lock", f"run {self.run_dir}"):
+            return self._run()
+
+    def _run(self) -> dict[str, float]:
         cfg = self.cfg
         tb = TensorBoard(self.run_dir / "tb")
         bar = None
@@ -233,9 +317,12 @@ class Trainer:
                        dynamic_ncols=True)
         last: dict[str, float] = {}
         sums: dict[str, torch.Tensor] = {}
-        count, t_last = 0, time.perf_counter()
+        period = 60.0 * cfg.eval_every_minutes
+        next_eval = (self.train_seconds // period + 1) * period if period > 0 else 0.0
+        count, window_start = 0, self.train_seconds  # updates/s over training time only
+        t_clock = time.perf_counter()  # start of the current stretch of training time
         try:
-            while self.step < cfg.steps:
+            while self.step < cfg.steps and not self._out_of_time():
                 metrics = self.algo.update(self.sample())
                 self.step += 1
                 for k, v in metrics.items():
@@ -243,24 +330,31 @@ class Trainer:
                 count += 1
                 if bar is not None:
                     bar.update(1)
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    now = time.perf_counter()
+                now = time.perf_counter()
+                self.train_seconds += now - t_clock
+                t_clock = now
+                stopping = self.step == cfg.steps or self._out_of_time()
+                if self.step % cfg.log_every == 0 or stopping:
                     last = {k: float(v) / count for k, v in sums.items()}
-                    last["perf/updates_per_s"] = count / max(now - t_last, 1e-9)
-                    row = {"step": self.step, **last}
+                    last["perf/updates_per_s"] = count / max(self.train_seconds - window_start,
+                                                             1e-9)
+                    row = {"step": self.step, "time/train_seconds": round(self.train_seconds, 2),
+                           **last}
                     self.train_log.append(row)
                     self.train_log.flush()
                     tb.scalars(self.step, last)
-                    sums, count, t_last = {}, 0, time.perf_counter()
-                if cfg.eval_env and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
+                    sums, count, window_start = {}, 0, self.train_seconds
+                if self._eval_due(next_eval) or (stopping and cfg.eval_env):
                     row = self.evaluate()
                     tb.scalars(self.step, {k: v for k, v in row.items() if k != "step"})
                     last.update(row)
-                    t_last = time.perf_counter()  # keep eval time out of updates/s
+                    while period > 0 and next_eval <= self.train_seconds:
+                        next_eval += period
                 if bar is not None and self.last_success is not None:
                     bar.set_postfix(success=f"{self.last_success:.2f}", refresh=False)
-                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                if self.step % cfg.checkpoint_every == 0 or stopping:
                     self.save()
+                t_clock = time.perf_counter()  # keep eval and checkpoint time out of training
         finally:
             if bar is not None:
                 bar.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_collection.atomic import write_text_atomic
+from data_collection.atomic import exclusive_lock, write_text_atomic
 from data_collection.episodes import episodes_to_dataset
 from data_collection.hdf5_format import (
     SCHEMA_VERSION,
@@ -312,6 +312,38 @@ def collect(
     Ray workers, so they must be picklable (module-level functions)."""
     cfg = config
     start = time.perf_counter()
+    if env_factory is None and policy_factory is None:
+        check_names(cfg.env_id, cfg.policy_name)  # before anything touches the disk
+    lock = cfg.out.with_name(cfg.out.name + ".lock")
+    with exclusive_lock(lock, f"output {cfg.out}"):
+        result = _collect(cfg, start, env_factory, policy_factory, progress)
+        lock.unlink(missing_ok=True)  # still held: a waiting second run was refused already
+    return result
+
+
+def check_names(env_id: str, policy_name: str) -> None:
+    """A typo'd --env or --policy is one clear line, before any file is written (a shard
+    manifest left behind would make the corrected command refuse to run)."""
+    import importlib
+
+    import gymnasium
+
+    import envs
+    import policies
+
+    if ":" in env_id:  # "module:id" (gymnasium's form): the module registers the id
+        module, env_id = env_id.split(":", 1)
+        importlib.import_module(module)
+    if env_id not in gymnasium.registry:
+        known = ", ".join(getattr(envs, "ENV_IDS", []))
+        raise ValueError(f"unknown env {env_id!r} (known: {known})")
+    if policy_name not in policies.POLICY_NAMES:
+        raise ValueError(f"unknown policy {policy_name!r} "
+                         f"(known: {', '.join(policies.POLICY_NAMES)})")
+
+
+def _collect(cfg: CollectConfig, start: float, env_factory: EnvFactory | None,
+             policy_factory: PolicyFactory | None, progress: bool) -> CollectResult:
     if cfg.out.exists():
         if _existing_output_matches(cfg) and not cfg.overwrite:
             attrs = read_attrs(cfg.out)

@@ -71,6 +71,13 @@ ARRAY_SPECS = (
     ("success", 1, "b", 1, "E"),
 )
 OBJECT_SPEC = ("observations/object", 2, "f", 4, "M")
+# Row widths the schema fixes (the envs' and the real arm's interface: envs.constants, checked
+# by tests/test_data_format.py). Kept here so reading a file never imports the simulator. The
+# privileged object state's width is the env's own (8 in the cog/ envs, 0 in a real-robot
+# recording): the trainer checks it against the eval env (cog.evaluation.check_env_match).
+STATE_WIDTH = 10  # proprioception
+ACTION_WIDTH = 8
+ROW_WIDTHS = {"observations/state": (STATE_WIDTH,), "actions": (ACTION_WIDTH,)}
 
 
 def array_specs(schema_version: int) -> tuple[tuple, ...]:
@@ -356,7 +363,22 @@ def _check_structure(h5: h5py.File, attrs: dict[str, Any]) -> list[str]:
             problems.append(
                 f"'{key}' has {node.shape[0]} rows, other {rows}-sized arrays have {counts[rows]}"
             )
+        problems += _width_problems(key, node.shape)
     return problems
+
+
+def _width_problems(key: str, shape: tuple[int, ...]) -> list[str]:
+    """The one place where per-row widths are checked against the schema (metadata only)."""
+    if key == "observations/image":
+        _, h, w, c = shape
+        if h < 1 or w < 1 or h != w or c != 3:
+            return [f"'{key}' rows are {h}x{w}x{c}, expected square SxSx3 images with S > 0"]
+        return []
+    allowed = ROW_WIDTHS.get(key)
+    if allowed is not None and shape[1] not in allowed:
+        want = " or ".join(str(w) for w in allowed)
+        return [f"'{key}' rows have {shape[1]} columns, expected {want}"]
+    return []
 
 
 def read_attrs(path: str | os.PathLike) -> dict[str, Any]:
@@ -394,12 +416,13 @@ def _read(path: Path) -> tuple[Dataset | None, list[str]]:
     except OSError as exc:
         return None, [f"{path}: cannot be read (truncated or corrupt HDF5): {exc}"]
     lengths = arrays["lengths"].astype(np.int64)
-    if (lengths < 0).any():
-        obs_index = np.zeros(len(arrays["actions"]), dtype=np.int64)
+    n = len(arrays["actions"])
+    # Build the index only from lengths that agree with the transition count: a header value
+    # of 10**12 must be a reported problem, not a 7 TiB allocation (validate_dataset reports).
+    if (lengths < 0).any() or (lengths > n).any() or int(lengths.sum()) != n:
+        obs_index = np.zeros(n, dtype=np.int64)
     else:
         obs_index = obs_index_from_lengths(lengths)
-        if len(obs_index) != len(arrays["actions"]):  # reported by validate_dataset
-            obs_index = np.zeros(len(arrays["actions"]), dtype=np.int64)
     dataset = Dataset(
         images=arrays["observations/image"],
         states=arrays["observations/state"],
@@ -484,6 +507,10 @@ def validate_dataset(dataset: Dataset, *, check_counts: bool = True) -> list[str
     if (ds.lengths < 1).any():
         bad = np.flatnonzero(ds.lengths < 1)[:5].tolist()
         p.append(f"episode boundaries: episodes {bad} have length < 1")
+    elif (ds.lengths > n).any():  # also keeps the int64 sum below from wrapping around
+        k = int(np.flatnonzero(ds.lengths > n)[0])
+        p.append(f"episode boundaries: lengths[{k}] = {int(ds.lengths[k])} exceeds the {n} "
+                 "transitions")
     elif int(ds.lengths.sum()) != n:
         p.append(f"episode boundaries: lengths sum to {int(ds.lengths.sum())}, not {n}")
     elif not np.array_equal(ds.episode_starts, starts_from_lengths(ds.lengths)):

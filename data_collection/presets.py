@@ -88,9 +88,13 @@ def preset_configs(
     image_size: int = 48,
     address: str | None = None,
     overwrite: bool = False,
+    prior_save_all: bool = False,
 ) -> list[tuple[str, CollectConfig]]:
     """[(label, config)] for the prior and task datasets of one preset (or all):
-    files OUT_DIR/<preset>_prior.h5 and OUT_DIR/<preset>_task.h5."""
+    files OUT_DIR/<preset>_prior.h5 and OUT_DIR/<preset>_task.h5.
+
+    ``prior_save_all`` keeps failed prior attempts too, as COG's released data did (collected
+    with roboverse's ``--save-all``); by default prior data keeps successful attempts only."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     sizes = SCALES[scale]
@@ -99,7 +103,8 @@ def preset_configs(
     for preset_name in preset_names(name):
         preset = PRESETS[preset_name]
         for role, source, episodes, save_all, role_seed, end_on_done in (
-            ("prior", preset.prior, prior_episodes or sizes.prior_episodes, False, seed, True),
+            ("prior", preset.prior, prior_episodes or sizes.prior_episodes, prior_save_all, seed,
+             True),
             # A different seed stream for task data, so prior and task never share episodes.
             ("task", preset.task, task_episodes or sizes.task_episodes, True, seed + 1, False),
         ):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 import msgpack
@@ -63,13 +64,30 @@ def decode_array(obj: Any) -> np.ndarray:
         raise ProtocolError(f"array shape {shape!r} is not a list of <= {_MAX_NDIM} sizes")
     if not isinstance(data, bytes):
         raise ProtocolError("array data must be raw bytes")
-    expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    # Python integers: a product of sizes that overflows int64 cannot wrap round to match.
+    expected = math.prod(shape) * np.dtype(dtype).itemsize
     if len(data) != expected:
         raise ProtocolError(
             f"array of dtype {dtype} and shape {shape} needs {expected} bytes, got {len(data)}"
         )
     # frombuffer gives a read-only view; copy so receivers may modify it.
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+
+
+def float_array(value: Any, name: str) -> np.ndarray:
+    """A field that must be a float array, sent in the array encoding.
+
+    Lists (even of numbers, or of numeric strings), integer or bool arrays and scalars are
+    refused: only what a client built on purpose as a float array may drive the arm. Its
+    shape and values are the safety filter's to judge (a wrong one holds the arm)."""
+    if not isinstance(value, np.ndarray):
+        raise ProtocolError(
+            f"{name} must be an encoded float array (float32 or float64), got "
+            f"{type(value).__name__}"
+        )
+    if value.dtype.kind != "f":
+        raise ProtocolError(f"{name} must have a float dtype, got {value.dtype.name}")
+    return value
 
 
 def _to_wire(obj: Any) -> Any:

@@ -46,6 +46,9 @@ class SafetyConfig:
     max_rot_deg: float = C.ROT_STEP_DEG * math.sqrt(3.0)
     # A command computed from a camera frame older than this is refused.
     max_frame_age_s: float = 0.5
+    # ... and so is one whose frame_time lies further than this in the future (frame times
+    # are the server's own clock, echoed back, so only a bad or forged value can be ahead).
+    max_clock_skew_s: float = 0.05
     pos_step_m: float = C.POS_STEP_M
     rot_step_deg: float = C.ROT_STEP_DEG
 
@@ -56,7 +59,8 @@ class SafetyConfig:
                 f"workspace box must be 3 lows strictly below 3 highs, got "
                 f"low={self.workspace_low} high={self.workspace_high}"
             )
-        for name in ("max_step_m", "max_rot_deg", "max_frame_age_s", "pos_step_m", "rot_step_deg"):
+        for name in ("max_step_m", "max_rot_deg", "max_frame_age_s", "pos_step_m", "rot_step_deg",
+                     "max_clock_skew_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -178,7 +182,16 @@ class SafetyFilter:
         if not np.all(np.isfinite(act)):
             return self._hold(ee_pos, REJECT_NONFINITE, f"action has NaN/inf: {act.tolist()}")
         if frame_time is not None:
-            age = (time.monotonic() if now is None else now) - frame_time
+            age = (time.monotonic() if now is None else now) - float(frame_time)
+            if not math.isfinite(age):  # NaN or inf compare False with everything below
+                return self._hold(ee_pos, REJECT_STALE_FRAME,
+                                  f"frame_time {frame_time!r} is not a finite time")
+            if age < -cfg.max_clock_skew_s:
+                return self._hold(
+                    ee_pos, REJECT_STALE_FRAME,
+                    f"frame_time is {-age:.3f}s in the future (skew limit "
+                    f"{cfg.max_clock_skew_s}s)",
+                )
             if age > cfg.max_frame_age_s:
                 return self._hold(
                     ee_pos,

@@ -25,6 +25,10 @@ from robot_interface.safety import WATCHDOG_HOLD, SafetyConfig, SafetyFilter, Wa
 
 log = logging.getLogger("robot_interface.server")
 MAX_SESSIONS = 64
+# A session silent for this long may be forgotten to make room for a new client (clients
+# killed without `bye` leave sessions behind). An active session is never evicted: when all
+# MAX_SESSIONS are active, a newcomer's hello is refused instead.
+SESSION_IDLE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,10 @@ class RobotServer:
         self.config = config or ServerConfig()
         self.safety = SafetyFilter(safety)
         self.watchdog = Watchdog(self.config.watchdog_timeout)
+        # ident -> {"name", "since", "seen" (monotonic time of its last message), "notes"
+        # (interventions not yet reported to it, e.g. a watchdog trip it caused)}
         self.sessions: dict[bytes, dict[str, Any]] = {}
-        self.pending_notes: list[str] = []  # interventions not yet reported to a client
+        self.driver: bytes | None = None  # the session whose last act armed the watchdog
         self.counters = {"requests": 0, "errors": 0, "steps": 0, "holds": 0, "watchdog_trips": 0}
         self.last_trip: dict[str, float] | None = None
         self._last_ee = np.full(3, np.nan)
@@ -125,8 +131,12 @@ class RobotServer:
             sock.curve_server = True
             sock.curve_publickey = public
             sock.curve_secretkey = secret
-        sock.bind(cfg.bind)
         self._sock = sock
+        try:
+            sock.bind(cfg.bind)
+        except zmq.ZMQError as exc:
+            self.close()
+            raise ValueError(f"cannot listen on {cfg.bind!r}: {exc}") from None
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         log.info(
             "serving %s backend on %s (curve=%s, watchdog=%.3fs)",
@@ -202,7 +212,9 @@ class RobotServer:
             self.request_stop(f"hold failed after watchdog: {exc}")
         held = time.monotonic()
         self.last_trip = {"last_command": last, "trip": trip, "held": held}
-        self.pending_notes.append(WATCHDOG_HOLD)
+        # Reported to the client whose silence caused it, not to whoever speaks next.
+        if self.driver in self.sessions:
+            self.sessions[self.driver]["notes"].append(WATCHDOG_HOLD)
         log.warning(
             "%s: no valid command for %.3fs; holding position", WATCHDOG_HOLD, held - last
         )
@@ -218,13 +230,29 @@ class RobotServer:
     def _receive_one(self) -> None:
         assert self._sock is not None
         frames = self._sock.recv_multipart(copy=True)
+        reply = self.handle_frames(frames)
+        if reply is None:
+            return
+        try:
+            self._sock.send_multipart(reply)
+        except zmq.ZMQError as exc:
+            log.warning("could not reply to a client: %s", exc)
+
+    def handle_frames(self, frames: list[bytes]) -> list[bytes] | None:
+        """One request's frames (as the ROUTER socket gives them) -> the reply's frames, or
+        None for garbage that gets no answer. Never raises: every failure is a reply."""
         self.counters["requests"] += 1
-        if len(frames) != 2:
-            # A DEALER sends [payload]; ROUTER prepends the identity. Anything else is garbage.
+        # A DEALER sends [payload] and a REQ socket [b"", payload]; ROUTER prepends the
+        # identity. Both are answered with the same envelope. Anything else is garbage.
+        if len(frames) == 2:
+            envelope, payload = frames[:1], frames[1]
+        elif len(frames) == 3 and frames[1] == b"":
+            envelope, payload = frames[:2], frames[2]
+        else:
             log.warning("dropped a message with %d frames", len(frames))
             self.counters["errors"] += 1
-            return
-        ident, payload = frames
+            return None
+        ident = envelope[0]
         req_id = None
         try:
             msg = M.unpack(
@@ -241,15 +269,16 @@ class RobotServer:
             reply = {"type": "error", "reason": f"robot error, stop latched: {exc}"}
         except Exception as exc:  # a bug or backend surprise: never die, never keep moving
             log.exception("internal error while handling a request")
-            self.request_stop(f"internal error: {type(exc).__name__}: {exc}")
-            reply = {"type": "error", "reason": f"internal error, stop latched: {exc}"}
+            if ident in self.sessions:
+                self.request_stop(f"internal error: {type(exc).__name__}: {exc}")
+                reply = {"type": "error", "reason": f"internal error, stop latched: {exc}"}
+            else:  # an unauthenticated message moves nothing, so it must not stop the arm
+                self.counters["errors"] += 1
+                reply = {"type": "error", "reason": f"internal error: {exc}"}
         if req_id is not None and isinstance(req_id, int):
             reply["id"] = req_id
         msg_type = reply.pop("type")
-        try:
-            self._sock.send_multipart([ident, M.pack(msg_type, **reply)])
-        except zmq.ZMQError as exc:
-            log.warning("could not reply to a client: %s", exc)
+        return [*envelope, M.pack(msg_type, **reply)]
 
     # --- handlers ---------------------------------------------------------------------------------
 
@@ -313,6 +342,7 @@ class RobotServer:
             return self._status()
         if session is None:
             raise M.ProtocolError(f"{kind!r} before a successful hello handshake")
+        session["seen"] = time.monotonic()
         if kind == "bye":
             self.sessions.pop(ident, None)
             self.watchdog.disarm()
@@ -349,7 +379,7 @@ class RobotServer:
                 obs = self.robot.reset(seed)
             return {"type": "obs", **self._obs_fields(obs)}
         if kind == "act":
-            return self._handle_act(msg)
+            return self._handle_act(ident, msg)
         raise M.ProtocolError(f"unhandled message type {kind!r}")
 
     def _handle_hello(self, ident: bytes, msg: dict[str, Any]) -> dict[str, Any]:
@@ -358,11 +388,16 @@ class RobotServer:
             log.warning("handshake refused: %s", reason)
             return {"type": "error", "reason": f"handshake refused: {reason}"}
         name = str(msg.get("name", "client"))[:64]
+        now = time.monotonic()
         if len(self.sessions) >= MAX_SESSIONS and ident not in self.sessions:
-            # clients killed without `bye` leave sessions behind: forget the oldest
-            oldest = min(self.sessions, key=lambda k: self.sessions[k]["since"])
-            self.sessions.pop(oldest)
-        self.sessions[ident] = {"name": name, "since": time.monotonic()}
+            # Forget the longest-silent session, if it has been silent long enough.
+            quiet = min(self.sessions, key=lambda k: self.sessions[k]["seen"])
+            if now - self.sessions[quiet]["seen"] < SESSION_IDLE_S or quiet == self.driver:
+                log.warning("hello from %r refused: %d active sessions", name, MAX_SESSIONS)
+                return {"type": "error", "reason": f"too many active clients ({MAX_SESSIONS}); "
+                        "try again later"}
+            self.sessions.pop(quiet)
+        self.sessions[ident] = {"name": name, "since": now, "seen": now, "notes": []}
         log.info("client %r connected", name)
         return {
             "type": "welcome",
@@ -377,15 +412,19 @@ class RobotServer:
             "privileged": self.config.send_privileged,
         }
 
-    def _handle_act(self, msg: dict[str, Any]) -> dict[str, Any]:
+    def _handle_act(self, ident: bytes, msg: dict[str, Any]) -> dict[str, Any]:
         frame_time = msg.get("frame_time")
-        if frame_time is not None and not isinstance(frame_time, (int, float)):
+        if frame_time is not None and (
+            isinstance(frame_time, bool) or not isinstance(frame_time, (int, float))
+        ):
             raise M.ProtocolError(f"frame_time must be a number, got {frame_time!r}")
+        action = M.float_array(msg.get("action"), "action")
         ee = self._ee()
         # THE choke point: nothing below moves the arm except the filter's output.
-        result = self.safety.filter(msg.get("action"), ee, frame_time=frame_time)
-        notes = self.pending_notes + list(result.interventions)
-        self.pending_notes = []
+        result = self.safety.filter(action, ee, frame_time=frame_time)
+        session = self.sessions[ident]
+        notes = session["notes"] + list(result.interventions)
+        session["notes"] = []
         if result.hold:
             try:
                 self.robot.hold()
@@ -400,6 +439,7 @@ class RobotServer:
             notes += self.robot.last_interventions
             self.counters["steps"] += 1
             self.watchdog.kick()
+            self.driver = ident
         if notes:
             log.warning("interventions: %s %s", ",".join(notes), result.reason)
         obs, fresh = self._observe()

@@ -29,6 +29,28 @@ def test_presets_pair_prior_and_task_sources(tmp_path):
         preset_configs("nope", tmp_path)
 
 
+def test_prior_save_all_keeps_failed_prior_attempts_as_cog_released(tmp_path):
+    jobs = dict(preset_configs("all", tmp_path, prior_save_all=True))
+    assert all(cfg.save_all for cfg in jobs.values())
+
+
+def test_collect_cli_save_all_reaches_the_preset_prior(tmp_path, monkeypatch):
+    import data_collection.collect as collect_mod
+    from cog.cli import main
+
+    seen = []
+
+    def fake_collect(cfg, progress=True):
+        seen.append(cfg)
+        raise SystemExit(0)  # stop after the first job: only its config is checked
+
+    monkeypatch.setattr(collect_mod, "collect", fake_collect)
+    with pytest.raises(SystemExit):
+        main(["collect", "--preset", "closed_drawer", "--out-dir", str(tmp_path), "--save-all",
+              "--no-progress"])
+    assert seen and seen[0].out.name == "closed_drawer_prior.h5" and seen[0].save_all
+
+
 def test_closed_drawer_preset_has_the_reward_structure_cog_needs(tmp_path):
     pytest.importorskip("pybullet")
     envs = pytest.importorskip("envs")

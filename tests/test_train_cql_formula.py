@@ -28,10 +28,13 @@ def _batch(b: int, image_size: int = 48, seed: int = 0) -> Batch:
                  torch.ones(b, dtype=torch.bool))
 
 
-def test_cql_loss_matches_the_facts_formula_sample_by_sample():
+@pytest.mark.parametrize("bellman_weight", [1.0, 0.5])
+def test_cql_loss_matches_the_facts_formula_sample_by_sample(bellman_weight):
+    """bellman_weight 1 is COG's code (nn.MSELoss); 0.5 is the CQL paper's 1/2."""
     torch.manual_seed(0)
     nets = ActorCritic(NetSpec("state", "state"))
-    cfg = CQLConfig(cql_n_actions=2, cql_alpha=1.7, bc_warmup_steps=0, discount=0.9)
+    cfg = CQLConfig(cql_n_actions=2, cql_alpha=1.7, bc_warmup_steps=0, discount=0.9,
+                    bellman_weight=bellman_weight)
     algo = CQL(nets, cfg, seed=3)
     b, n, d = 3, 2, 8
     batch = _batch(b)
@@ -70,7 +73,7 @@ def test_cql_loss_matches_the_facts_formula_sample_by_sample():
                 m = max(terms)
                 lse_sum += m + math.log(sum(math.exp(t - m) for t in terms))
                 q_sum += q_data
-            total += 0.5 * sq_err / b + 1.7 * (lse_sum / b - q_sum / b)
+            total += bellman_weight * sq_err / b + 1.7 * (lse_sum / b - q_sum / b)
     assert float(losses["critic"].detach()) == pytest.approx(total, rel=1e-5, abs=1e-5)
 
 

@@ -2,12 +2,13 @@
 
 For each Q network i (the facts file's equation, called (CQL) below):
 
-    L_i = 0.5 * E_D[(Q_i(s,a) - y)^2]                                          (Bellman)
+    L_i = w * E_D[(Q_i(s,a) - y)^2]                                            (Bellman)
         + alpha * ( E_s[ logsumexp_j( Q_i(s,a_j) - log q(a_j) ) ] - E_D[Q_i(s,a)] )  (gap)
 
     y = r + gamma * (1 - done) * min_k Qtarget_k(s', a'),   a' ~ pi(.|s')          (target)
 
-with the a_j: N uniform actions on [-1,1]^d (log q = -d log 2), N from pi(.|s) and N from
+with w = bellman_weight (1 in COG's code, which uses nn.MSELoss; the CQL paper writes 1/2)
+and the a_j: N uniform actions on [-1,1]^d (log q = -d log 2), N from pi(.|s) and N from
 pi(.|s') (both evaluated at s); log q is detached.  Lagrange variant: alpha' >= 0 learned so
 that alpha * gap stays near tau.  Policy (SAC):  E[ alpha_ent * log pi(a|s) - min_i Q_i(s,a) ],
 replaced by behaviour cloning  E[ alpha_ent * log pi(a|s) - log pi(a_D|s) ]  for the first K
@@ -36,10 +37,11 @@ class CQLConfig:
     polyak_tau: float = 5e-3
     policy_lr: float = 1e-4
     q_lr: float = 3e-4
-    entropy_lr: float = 3e-4
+    entropy_lr: float = 1e-4
     auto_entropy: bool = True
     entropy_alpha: float = 0.0  # fixed coefficient when auto_entropy is False
     backup_entropy: bool = False
+    bellman_weight: float = 1.0  # COG's code: plain MSE; the CQL paper writes 0.5
     cql_alpha: float = 1.0
     cql_n_actions: int = 1
     lagrange: bool = False
@@ -145,8 +147,8 @@ class CQL:
         q_all = critic.q(q_feats, all_actions)  # (n_q, B, 1 + 3N)
         q_data = q_all[:, :, 0]  # Q_i(s, a) on dataset actions
 
-        # (Bellman) 0.5 * E[(Q_i(s,a) - y)^2], per Q network.
-        bellman = 0.5 * (q_data - y.unsqueeze(0)).pow(2).mean(dim=1)  # (n_q,)
+        # (Bellman) w * E[(Q_i(s,a) - y)^2], per Q network.
+        bellman = cfg.bellman_weight * (q_data - y.unsqueeze(0)).pow(2).mean(dim=1)  # (n_q,)
 
         # (gap) logsumexp_j (Q_i(s,a_j) - log q(a_j)): importance weights for each kind.
         log_q_uniform = torch.full_like(logp_curr, -self.action_dim * math.log(2.0))

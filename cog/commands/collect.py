@@ -21,8 +21,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     one.add_argument("--policy", help="scripted expert name, e.g. drawer_open")
     one.add_argument("--episodes", type=int, default=100, help="episodes to attempt (100)")
     one.add_argument("--out", help="output file, FILE.h5")
-    one.add_argument(
-        "--save-all", action="store_true", help="keep failed episodes (default: successes only)"
+    p.add_argument(
+        "--save-all", action="store_true",
+        help="keep failed episodes (default: successes only); with --preset, keep failed "
+             "prior attempts too, as COG's released data did (task data always keeps them)",
     )
     one.add_argument(
         "--end-on-done", action="store_true",
@@ -94,6 +96,7 @@ def run_collect(args: argparse.Namespace) -> int:
             scale=args.scale,
             prior_episodes=args.prior_episodes,
             task_episodes=args.task_episodes,
+            prior_save_all=args.save_all,
             **common,
         )
     else:

@@ -37,6 +37,14 @@ def run(args) -> int:
         nets, cfg, step = load_run(args.run)
         env_id = args.env or cfg.eval_env
         obs_kind = cfg.obs
+        if env_id and obs_kind == "image":  # the clear message the exported path gives too
+            from cog.evaluation import check_image_size, make_env
+
+            env = make_env(env_id, obs_kind)
+            try:
+                check_image_size(nets.spec.image_size, env, f"run {args.run}")
+            finally:
+                env.close()
         policy = TorchPolicy(GreedyActor(nets), obs_kind, deterministic=not args.stochastic)
         policy_bytes = export_bytes(nets, cfg, step) if args.ray else None
     else:

@@ -32,11 +32,18 @@ def add_parsers(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def given_fields(args) -> dict:
+    """The TrainConfig fields set on the command line (unset options are None)."""
+    from cog.config import TrainConfig
+
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+            if getattr(args, f.name, None) is not None}
+
+
 def config_from_args(args):
     from cog.config import TrainConfig, config_for_setup
 
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-             if getattr(args, f.name, None) is not None}
+    given = given_fields(args)
     if args.setup:
         return config_for_setup(args.setup, **given)
     return TrainConfig.from_dict(given)
@@ -45,15 +52,13 @@ def config_from_args(args):
 # Fields that say where and how a run executes, not what it computes: a resumed run may
 # change them (e.g. more threads on a bigger machine). Any other field given with --resume is
 # refused rather than silently ignored.
-RESUMABLE_OVERRIDES = ("threads", "device", "progress", "eval_ray")
+RESUMABLE_OVERRIDES = ("threads", "device", "progress", "eval_ray", "time_limit_minutes")
 
 
 def resume_overrides(args) -> dict:
     from cog.cli import CliError
-    from cog.config import TrainConfig
 
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-             if f.name != "steps" and getattr(args, f.name, None) is not None}
+    given = {k: v for k, v in given_fields(args).items() if k != "steps"}
     fixed = sorted(k for k in given if k not in RESUMABLE_OVERRIDES)
     fixed += ["setup"] if args.setup else []
     if fixed:
@@ -62,6 +67,24 @@ def resume_overrides(args) -> dict:
         raise CliError(f"{flags} cannot change when resuming (the run's config.json fixes it); "
                        f"with --resume only {allowed} may be given")
     return given
+
+
+def check_setup_data(setup: str, cfg) -> None:
+    """The datasets must come from the setup's envs: PickPlace task data given to
+    --setup closed-drawer would train without a word and evaluate on the wrong task."""
+    from cog.experiments import DATA_PRESETS
+    from data_collection.hdf5_format import read_attrs
+    from data_collection.presets import PRESETS
+
+    preset = PRESETS[DATA_PRESETS[setup]]
+    for role, path, source in (("task", cfg.task, preset.task), ("prior", cfg.prior,
+                                                                  preset.prior)):
+        if not path:
+            continue
+        env_id = read_attrs(path).get("env_id")
+        if env_id != source.env_id:
+            raise ValueError(f"--setup {setup} expects {role} data from {source.env_id}, but "
+                             f"{path} was collected in {env_id}")
 
 
 def _flag(name: str) -> str:
@@ -80,6 +103,8 @@ def run(args) -> int:
         if not args.out:
             raise CliError("--out RUN_DIR is required for a new run")
         cfg = config_from_args(args)
+        if args.setup:
+            check_setup_data(args.setup, cfg)
         trainer = Trainer(cfg, args.out)
     final = trainer.run()
     success = final.get("eval/success_rate")

@@ -1,0 +1,204 @@
+"""Time to a working image policy: COG from the camera on the closed drawer, per configuration.
+
+    python benchmarks/image_time_to_success.py --configs cpu-b128 old --seeds 0
+    python benchmarks/image_time_to_success.py --configs cpu-b128 --seeds 0 1 --minutes 40
+
+Every run trains COG (CQL on prior + task data) from the 48x48 camera image only (no
+proprioception, no object state) on the closed-drawer preset data, one torch thread each,
+the runs side by side (two at once on two cores). It evaluates on a fixed schedule of
+*training* time (``--eval-every-minutes``; evaluation time is not counted), over
+``--eval-episodes`` seeded episodes in ``cog/ClosedDrawerGrasp-v0``, whose closed-drawer
+start the task data never shows, and stops each run after ``--minutes`` of training time.
+
+It prints, per run, the training time and gradient steps at which success first reached
+``--target`` (the figure issue 10 moves), the best and the last evaluation, and writes
+OUT/summary.json and OUT/success_vs_minutes.png. Re-running the same command skips finished
+runs and resumes interrupted ones (`cog train --resume` underneath).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cog.config import SETUPS, TrainConfig, write_bytes_atomic, write_text_atomic  # noqa: E402
+from cog.experiments import ExperimentConfig, collect_data  # noqa: E402
+from cog.logger import CsvLog  # noqa: E402
+
+# Named configurations (overrides of TrainConfig). "old" is the configuration of the 50k-step
+# run in RESULTS.md that reached 0.56 after about 3 hours, including the pre-issue-11
+# defaults it ran with (0.5 * MSE, entropy lr 3e-4, log-std floor -20).
+CONFIGS: dict[str, dict] = {
+    "old": dict(net="fast", batch_size=256, precision="float32", bellman_weight=0.5,
+                entropy_lr=3e-4, policy_log_std_min=-20.0),
+    "cpu-b256": dict(net="fast", batch_size=256, precision="bf16"),
+    "cpu-b128": dict(net="fast", batch_size=128, precision="bf16"),
+    "cpu-b64": dict(net="fast", batch_size=64, precision="bf16"),
+    "cog-bf16": dict(net="cog", batch_size=256, precision="bf16"),
+}
+
+
+def run_config(name: str, seed: int, args, prior: Path, task: Path) -> TrainConfig:
+    base = TrainConfig(
+        obs="image", prior=str(prior), task=str(task), eval_env=SETUPS[args.setup]["eval_env"],
+        steps=10_000_000, seed=seed, bc_warmup_steps=args.bc_warmup_steps, threads=1,
+        eval_every_minutes=args.eval_every_minutes, time_limit_minutes=args.minutes,
+        eval_episodes=args.eval_episodes, checkpoint_every=2500, log_every=250,
+        progress=False, eval_gif=True)
+    return replace(base, **CONFIGS[name])
+
+
+def first_reaching(rows: list[dict], target: float) -> dict | None:
+    for r in rows:
+        if r["eval/success_rate"] >= target:
+            return r
+    return None
+
+
+def summarise(runs: dict[str, Path], target: float) -> dict:
+    out = {}
+    for key, run_dir in runs.items():
+        rows = [r for r in CsvLog(run_dir / "eval.csv").rows if "eval/success_rate" in r]
+        train = CsvLog(run_dir / "train.csv").rows
+        if not rows:
+            out[key] = {"evaluations": 0}
+            continue
+        hit = first_reaching(rows, target)
+        best = max(rows, key=lambda r: r["eval/success_rate"])
+        ups = [r["perf/updates_per_s"] for r in train if "perf/updates_per_s" in r]
+        out[key] = {
+            "evaluations": len(rows),
+            "reached_minutes": None if hit is None else hit["time/train_seconds"] / 60.0,
+            "reached_step": None if hit is None else int(hit["step"]),
+            "best": best["eval/success_rate"], "best_step": int(best["step"]),
+            "last": rows[-1]["eval/success_rate"], "last_step": int(rows[-1]["step"]),
+            "last_minutes": rows[-1]["time/train_seconds"] / 60.0,
+            "median_updates_per_s": sorted(ups)[len(ups) // 2] if ups else None,
+            "curve": [[r["time/train_seconds"] / 60.0, int(r["step"]), r["eval/success_rate"]]
+                      for r in rows],
+        }
+    return out
+
+
+def plot(summary: dict, path: Path, target: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for key, s in summary.items():
+        if s.get("curve"):
+            minutes, _, success = zip(*s["curve"], strict=True)
+            ax.plot(minutes, success, marker="o", markersize=3, label=key)
+    ax.axhline(target, color="grey", linestyle="--", linewidth=1)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("training minutes (one thread per run, evaluation excluded)")
+    ax.set_ylabel("success rate")
+    ax.set_title("COG from the camera, closed drawer")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def follow(futures: dict, runs: dict[str, Path], minutes: float) -> None:
+    """One progress bar over all runs, in minutes of training time from their train.csv."""
+    from concurrent.futures import wait
+
+    from tqdm import tqdm
+
+    def done_minutes(run_dir: Path) -> float:
+        try:
+            rows = CsvLog(run_dir / "train.csv").rows
+            return min(minutes, rows[-1]["time/train_seconds"] / 60.0) if rows else 0.0
+        except (OSError, ValueError, KeyError):
+            return 0.0
+
+    total = minutes * len(runs)
+    with tqdm(total=round(total, 1), desc=f"{len(runs)} runs", unit="min",
+              bar_format="{l_bar}{bar}| {n:.1f}/{total:.0f} training min [{elapsed}]") as bar:
+        while wait(list(futures.values()), timeout=5.0).not_done:
+            bar.n = round(sum(done_minutes(d) for d in runs.values()), 1)
+            bar.refresh()
+        bar.n = round(total, 1)
+        bar.refresh()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--configs", nargs="+", default=["cpu-b128", "old"], choices=sorted(CONFIGS))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--setup", default="closed-drawer", choices=["closed-drawer"])
+    p.add_argument("--minutes", type=float, default=40.0, help="training minutes per run")
+    p.add_argument("--eval-every-minutes", type=float, default=4.0)
+    p.add_argument("--eval-episodes", type=int, default=50)
+    p.add_argument("--target", type=float, default=0.6)
+    p.add_argument("--bc-warmup-steps", type=int, default=1000)
+    p.add_argument("--episodes", type=int, default=300, help="prior and task episodes each")
+    p.add_argument("--data-dir", default="", help="default OUT/data")
+    p.add_argument("--out", default="runs/image_time_to_success")
+    p.add_argument("--jobs", type=int, default=2, help="runs at once (one thread each)")
+    args = p.parse_args()
+
+    out = Path(args.out)
+    exp = ExperimentConfig(setup=args.setup, out=str(out), data_dir=args.data_dir,
+                           prior_episodes=args.episodes, task_episodes=args.episodes)
+    prior, task = collect_data(exp)
+    cfgs = {f"{name}_seed{seed}": run_config(name, seed, args, prior, task)
+            for name in args.configs for seed in args.seeds}
+    runs = {key: out / key for key in cfgs}
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from cog.experiments import train_one
+
+    t0 = time.perf_counter()
+    ctx = multiprocessing.get_context("spawn")  # no forked torch/pybullet state
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
+        futures = {key: pool.submit(train_one, cfg.to_dict(), str(runs[key]))
+                   for key, cfg in cfgs.items()}
+        follow(futures, runs, args.minutes)
+        for future in futures.values():
+            future.result()
+    summary = summarise(runs, args.target)
+    meta = {"target": args.target, "minutes": args.minutes, "eval_episodes": args.eval_episodes,
+            "eval_every_minutes": args.eval_every_minutes, "jobs": args.jobs,
+            "wall_seconds": round(time.perf_counter() - t0, 1),
+            "configs": {name: CONFIGS[name] for name in args.configs}}
+    write_text_atomic(out / "summary.json",
+                      json.dumps({"meta": meta, "runs": summary}, indent=2) + "\n")
+    plot(summary, out / "success_vs_minutes.png", args.target)
+
+    print(f"\nCOG from the camera, {args.setup}: first evaluation at success >= {args.target} "
+          f"({args.eval_episodes} episodes, every {args.eval_every_minutes:g} training minutes, "
+          f"at most {args.minutes:g} minutes, {args.jobs} run(s) at once, one thread each)")
+    print("| run | reached at (training min) | at step | best (step) | last (step, min) "
+          "| median updates/s |")
+    print("|---|---|---|---|---|---|")
+    for key, s in summary.items():
+        if not s.get("evaluations"):
+            print(f"| {key} | no evaluation | | | | |")
+            continue
+        reached = ("not reached" if s["reached_minutes"] is None
+                   else f"{s['reached_minutes']:.1f}")
+        step = "" if s["reached_step"] is None else str(s["reached_step"])
+        print(f"| {key} | {reached} | {step} | {s['best']:.2f} ({s['best_step']}) | "
+              f"{s['last']:.2f} ({s['last_step']}, {s['last_minutes']:.1f}) | "
+              f"{s['median_updates_per_s']:.1f} |")
+    print(f"\nwrote {out / 'summary.json'} and {out / 'success_vs_minutes.png'}")
+
+
+if __name__ == "__main__":
+    main()
