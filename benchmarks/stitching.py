@@ -37,6 +37,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=15000)
     p.add_argument("--bc-warmup-steps", type=int, default=1000)
     p.add_argument("--episodes", type=int, default=300, help="prior and task episodes each")
+    p.add_argument("--irrelevant-fraction", type=float, default=0.0,
+                   help="fraction of prior episodes replaced by irrelevant behaviour")
+    p.add_argument("--save-all", action="store_true",
+                   help="keep failed prior attempts too, as COG's released data did")
     p.add_argument("--eval-episodes", type=int, default=20)
     p.add_argument("--eval-every", type=int, default=2500)
     p.add_argument("--batch-size", type=int, default=256)
@@ -55,6 +59,8 @@ def main() -> None:
         prior_episodes=args.episodes,
         task_episodes=args.episodes,
         collect_workers=args.workers,
+        irrelevant_fraction=args.irrelevant_fraction,
+        prior_save_all=args.save_all,
         jobs=args.jobs,
         eval_episodes=args.eval_episodes,
         eval_every=args.eval_every,

@@ -46,6 +46,7 @@ class ExperimentConfig:
     task_episodes: int = 300
     collect_workers: int = 1
     prior_save_all: bool = False  # keep failed prior attempts (COG's released data did)
+    irrelevant_fraction: float = 0.0  # prior episodes replaced by irrelevant behaviour
     eval_episodes: int = 20
     eval_every: int = 2500
     jobs: int = 1  # runs trained at once, each in its own process
@@ -66,7 +67,8 @@ def collect_data(cfg: ExperimentConfig) -> tuple[Path, Path]:
     data_dir = Path(cfg.data_dir or Path(cfg.out) / "data")
     jobs = preset_configs(DATA_PRESETS[cfg.setup], data_dir, prior_episodes=cfg.prior_episodes,
                           task_episodes=cfg.task_episodes, workers=cfg.collect_workers,
-                          prior_save_all=cfg.prior_save_all)
+                          prior_save_all=cfg.prior_save_all,
+                          irrelevant_fraction=cfg.irrelevant_fraction)
     paths = []
     for label, job in jobs:
         t0 = time.perf_counter()

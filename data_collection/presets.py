@@ -89,12 +89,20 @@ def preset_configs(
     address: str | None = None,
     overwrite: bool = False,
     prior_save_all: bool = False,
+    irrelevant_fraction: float = 0.0,
 ) -> list[tuple[str, CollectConfig]]:
     """[(label, config)] for the prior and task datasets of one preset (or all):
     files OUT_DIR/<preset>_prior.h5 and OUT_DIR/<preset>_task.h5.
 
     ``prior_save_all`` keeps failed prior attempts too, as COG's released data did (collected
-    with roboverse's ``--save-all``); by default prior data keeps successful attempts only."""
+    with roboverse's ``--save-all``); by default prior data keeps successful attempts only.
+
+    ``irrelevant_fraction`` F > 0 replaces a fraction F of the prior episodes by irrelevant
+    behaviour in the same scene (``policies.scripted.DISTRACTORS``: open the drawer and shut
+    it again, wander, put the blocker elsewhere, drop the object beside the tray), kept when
+    that behaviour ran to its end; the file is then <preset>_prior_irrNN.h5 (NN = 100 F)."""
+    if not 0.0 <= irrelevant_fraction <= 1.0:
+        raise ValueError(f"irrelevant fraction {irrelevant_fraction!r} must be in [0, 1]")
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     sizes = SCALES[scale]
@@ -108,11 +116,15 @@ def preset_configs(
             # A different seed stream for task data, so prior and task never share episodes.
             ("task", preset.task, task_episodes or sizes.task_episodes, True, seed + 1, False),
         ):
+            policy, stem = source.policy_name, f"{preset_name}_{role}"
+            if role == "prior" and irrelevant_fraction > 0:
+                policy = f"mix:{policy}:{irrelevant_fraction:g}"
+                stem += f"_irr{round(100 * irrelevant_fraction):02d}"
             cfg = CollectConfig(
                 env_id=source.env_id,
-                policy_name=source.policy_name,
+                policy_name=policy,
                 episodes=episodes,
-                out=out_dir / f"{preset_name}_{role}.h5",
+                out=out_dir / f"{stem}.h5",
                 noise=noise,
                 seed=role_seed,
                 workers=workers,

@@ -47,11 +47,12 @@ def run_episode(env: Any, policy: Any, env_seed: int, policy_seed: int,
     marked as a timeout, as at the horizon, so learners bootstrap from the final state.
 
     Rewards are stored exactly as the env gave them (relabelling is the trainer's job).
-    ``success`` is the policy's own criterion, ``info[policy.success_key]`` at the last step,
+    ``success`` is the policy's own criterion (``policy.succeeded(info)``, by default
+    ``info[policy.success_key]``) at the last step,
     so prior data (whose env reward is ~always 0) can still be filtered for success."""
-    key = success_key_of(policy)
     obs, info = env.reset(seed=env_seed)
     policy.reset(seed=policy_seed)
+    key = success_key_of(policy)  # after reset: a prior mixture picks its expert there
     images, states, objects = [], [], []
     actions, rewards, terminals, timeouts = [], [], [], []
     image, state, obj = _obs_parts(obs)
@@ -93,5 +94,6 @@ def run_episode(env: Any, policy: Any, env_seed: int, policy_seed: int,
         rewards=np.asarray(rewards, dtype=np.float32),
         terminals=np.asarray(terminals, dtype=bool),
         timeouts=np.asarray(timeouts, dtype=bool),
-        success=bool(info[key]),
+        success=bool(policy.succeeded(info)) if hasattr(policy, "succeeded")
+        else bool(info[key]),
     )

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import math
+
 from policies.base import Policy
-from policies.scripted import DEFAULT_ENV, EXPERTS, ScriptedExpert
+from policies.scripted import DEFAULT_ENV, EXPERTS, PriorMixture, ScriptedExpert
 
 POLICY_NAMES: tuple[str, ...] = tuple(EXPERTS)
 
 
 def make_policy(name: str, noise: float = 0.1, seed: int | None = None) -> ScriptedExpert:
-    """A scripted expert by name, with Gaussian action noise of std ``noise``."""
+    """A scripted expert by name, with Gaussian action noise of std ``noise``;
+    ``mix:USEFUL:F`` is USEFUL's prior with a fraction F of irrelevant behaviour."""
+    if name.startswith("mix:"):
+        parts = name.split(":")
+        try:
+            fraction = float(parts[2]) if len(parts) == 3 else math.nan
+        except ValueError:
+            fraction = math.nan
+        if math.isnan(fraction):
+            raise ValueError(f"policy {name!r} must look like mix:EXPERT:FRACTION")
+        return PriorMixture(parts[1], fraction, noise=noise, seed=seed)
     if name not in EXPERTS:
-        raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICY_NAMES)}")
+        raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICY_NAMES)} "
+                         "(or mix:EXPERT:FRACTION)")
     return EXPERTS[name](noise=noise, seed=seed)
 
 

@@ -68,6 +68,7 @@ class ScriptedExpert:
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
+            self._seed = seed
         self.stages = self.build_stages()
         self._stage = 0
         self._steps_in_stage = 0
@@ -76,6 +77,11 @@ class ScriptedExpert:
     @property
     def done(self) -> bool:
         return self._stage >= len(self.stages)
+
+    def succeeded(self, info: Info) -> bool:
+        """This expert's own criterion, at the end of an episode (what collection's
+        successes-only filter keeps)."""
+        return bool(info[self.success_key])
 
     def clean_action(self, info: Info) -> np.ndarray:
         while self._stage < len(self.stages):
@@ -175,22 +181,27 @@ def open_bottom_drawer_stages(e: ScriptedExpert) -> list[Stage]:
     ]
 
 
-def close_top_drawer_stages(e: ScriptedExpert) -> list[Stage]:
-    # Push the top drawer shut at its handle bar, from the front (closed fingers, bar height).
-    front = lambda i: i["top_handle_pos"] + [0.0, -0.022, 0.0]  # noqa: E731
+def push_drawer_shut_stages(e: ScriptedExpert, handle_key: str,
+                            opening_key: str) -> list[Stage]:
+    # Push a drawer shut at its handle bar, from the front (closed fingers, bar height).
+    front = lambda i: i[handle_key] + [0.0, -0.022, 0.0]  # noqa: E731
     return [
         e.move(lambda i: front(i) + [0, 0, ABOVE * 0.6], CLOSE, tol=0.012),
         e.move(lambda i: front(i) - [0, 0, 0.004], tol=0.008, max_steps=6),
         e.until(
-            lambda i: i["top_drawer_opening"] < 0.01,
-            lambda i: i["top_handle_pos"] + [0.0, 0.04, -0.004],
+            lambda i: i[opening_key] < 0.01,
+            lambda i: i[handle_key] + [0.0, 0.04, -0.004],
         ),
         e.move(
-            lambda i: i["ee_pos"] * [1, 1, 0] + [0, -0.01, i["top_handle_pos"][2] + ABOVE],
+            lambda i: i["ee_pos"] * [1, 1, 0] + [0, -0.01, i[handle_key][2] + ABOVE],
             tol=0.02,
             max_steps=4,
         ),
     ]
+
+
+def close_top_drawer_stages(e: ScriptedExpert) -> list[Stage]:
+    return push_drawer_shut_stages(e, "top_handle_pos", "top_drawer_opening")
 
 
 def pick_stages(e: ScriptedExpert, pos_key: str, lift_to: float = 0.16) -> list[Stage]:
@@ -307,6 +318,143 @@ class BlockedByObjectOracle(ScriptedExpert):
         )
 
 
+# --- irrelevant behaviour in the same scenes (COG's figure 8: only part of the prior helps) --
+# Drop spots beside the tray, clear of the cabinet front and of the tray itself.
+DROP_X, DROP_Y = (0.44, 0.54), (-0.24, -0.12)
+WANDER_LOW, WANDER_HIGH = np.array([0.20, -0.20, 0.08]), np.array([0.52, 0.22, 0.30])
+
+
+class _Distractor(ScriptedExpert):
+    """Irrelevant behaviour: its random choices (waypoints, drop spots) come from a generator
+    seeded with the episode's policy seed, apart from the action noise's."""
+
+    def build_stages(self):
+        self.plan_rng = np.random.default_rng(None if self._seed is None else self._seed + 7)
+        return self.plan()
+
+    def plan(self) -> list[Stage]:
+        raise NotImplementedError
+
+    def drop_spot(self) -> np.ndarray:
+        r = self.plan_rng
+        return np.array([r.uniform(*DROP_X), r.uniform(*DROP_Y), 0.0])
+
+    def succeeded(self, info: Info) -> bool:
+        return self.done  # the behaviour ran to its end
+
+
+class WanderExpert(_Distractor):
+    """Reach to three random points with random gripper commands, then go to neutral."""
+
+    name = "wander"
+
+    def plan(self):
+        stages = []
+        for _ in range(3):
+            point = self.plan_rng.uniform(WANDER_LOW, WANDER_HIGH)
+            grip = OPEN if self.plan_rng.random() < 0.5 else CLOSE
+            stages.append(self.move(lambda i, p=point: p, grip, tol=0.02, max_steps=8))
+        return stages + [self.neutral()]
+
+
+class DrawerOpenCloseExpert(_Distractor):
+    """Open the bottom drawer, then push it shut again: the drawer ends closed."""
+
+    name = "drawer_open_close"
+
+    def plan(self):
+        return open_bottom_drawer_stages(self) + push_drawer_shut_stages(
+            self, "handle_pos", "drawer_opening") + [self.neutral()]
+
+    def succeeded(self, info: Info) -> bool:
+        return self.done and info["drawer_opening"] < 0.05
+
+
+class BlockerElsewhereExpert(_Distractor):
+    """Pick up the blocker and put it down beside the tray (not in it); the drawer stays
+    closed."""
+
+    name = "blocker_elsewhere"
+
+    def plan(self):
+        spot = self.drop_spot()
+        return pick_stages(self, "blocker_pos", lift_to=0.17) + _put_down_stages(self, spot) + [
+            self.neutral()]
+
+
+class GraspDropExpert(_Distractor):
+    """Grasp the object, carry it beside the tray and drop it there (not in the tray)."""
+
+    name = "grasp_drop"
+
+    def plan(self):
+        return pick_stages(self, "object_pos") + _put_down_stages(self, self.drop_spot())
+
+    def succeeded(self, info: Info) -> bool:
+        return self.done and not info["placed"]
+
+
+def _put_down_stages(e: ScriptedExpert, spot: np.ndarray) -> list[Stage]:
+    return [
+        e.move(lambda i: spot + [0, 0, 0.14], tol=0.015),
+        e.move(lambda i: spot + [0, 0, 0.06], tol=0.012, max_steps=5),
+        e.gripper(OPEN),
+        e.move(lambda i: i["ee_pos"] * [1, 1, 0] + [0, 0, 0.16], tol=0.02, max_steps=4),
+    ]
+
+
+# The irrelevant behaviours mixed into each prior expert's data (cog collect --preset NAME
+# --irrelevant-fraction F): other things a robot did in the same scene.
+DISTRACTORS: dict[str, tuple[str, ...]] = {
+    "drawer_open": ("drawer_open_close", "wander"),
+    "close_top_open_bottom": ("wander",),
+    "blocker_removal_open": ("blocker_elsewhere", "wander"),
+    "grasp": ("grasp_drop", "wander"),
+}
+
+
+class PriorMixture:
+    """Per episode, with probability ``fraction`` one of ``DISTRACTORS[useful]`` (uniformly),
+    else the useful expert; the choice is a function of the episode's policy seed alone, so a
+    collection is the same whichever worker runs which episode. Named
+    ``mix:USEFUL:FRACTION`` (``policies.make_policy``)."""
+
+    def __init__(self, useful: str, fraction: float, noise: float = 0.1,
+                 seed: int | None = None):
+        if useful not in DISTRACTORS:
+            raise ValueError(f"no irrelevant behaviours are defined for {useful!r}; "
+                             f"choose from {', '.join(DISTRACTORS)}")
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"irrelevant fraction {fraction!r} must be in [0, 1]")
+        self.useful, self.fraction, self.noise = useful, float(fraction), noise
+        self.name = f"mix:{useful}:{fraction:g}"
+        self.reset(seed)
+
+    def choose(self, seed: int | None) -> str:
+        r = np.random.default_rng(None if seed is None else [seed, 1234])
+        if r.random() < self.fraction:
+            options = DISTRACTORS[self.useful]
+            return options[int(r.integers(len(options)))]
+        return self.useful
+
+    def reset(self, seed: int | None = None) -> None:
+        self.current = EXPERTS[self.choose(seed)](noise=self.noise, seed=seed)
+
+    @property
+    def success_key(self) -> str:
+        return self.current.success_key
+
+    @property
+    def done(self) -> bool:
+        return self.current.done
+
+    def succeeded(self, info: Info) -> bool:
+        return self.current.succeeded(info)
+
+    def act(self, obs, info: Info) -> np.ndarray:
+        return self.current.act(obs, info)
+
+
 EXPERTS: dict[str, type[ScriptedExpert]] = {
     cls.name: cls
     for cls in (
@@ -319,6 +467,10 @@ EXPERTS: dict[str, type[ScriptedExpert]] = {
         ClosedDrawerOracle,
         BlockedByDrawerOracle,
         BlockedByObjectOracle,
+        WanderExpert,
+        DrawerOpenCloseExpert,
+        BlockerElsewhereExpert,
+        GraspDropExpert,
     )
 }
 
@@ -333,4 +485,8 @@ DEFAULT_ENV = {
     "closed_drawer_oracle": "cog/ClosedDrawerGrasp-v0",
     "blocked_by_drawer_oracle": "cog/BlockedByDrawerGrasp-v0",
     "blocked_by_object_oracle": "cog/BlockedByObjectGrasp-v0",
+    "wander": "cog/ClosedDrawerGrasp-v0",
+    "drawer_open_close": "cog/ClosedDrawerGrasp-v0",
+    "blocker_elsewhere": "cog/BlockedByObjectGrasp-v0",
+    "grasp_drop": "cog/PickPlace-v0",
 }

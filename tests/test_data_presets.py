@@ -100,3 +100,61 @@ def test_closed_drawer_preset_has_the_reward_structure_cog_needs(tmp_path):
     full = run_episode(env, policy, *episode_seeds(0, 0))
     assert full.length == envs.horizon("cog/ClosedDrawerGrasp-v0") > t
     assert np.array_equal(full.images[: t + 1], replay.images)
+
+
+def test_irrelevant_fraction_mixes_distractors_into_the_prior_only(tmp_path):
+    jobs = dict(preset_configs("closed_drawer", tmp_path, irrelevant_fraction=0.5))
+    prior, task = jobs["closed_drawer prior"], jobs["closed_drawer task"]
+    assert prior.policy_name == "mix:drawer_open:0.5"
+    assert prior.out.name == "closed_drawer_prior_irr50.h5"
+    assert task.policy_name == "grasp" and task.out.name == "closed_drawer_task.h5"
+    with pytest.raises(ValueError, match="irrelevant fraction"):
+        preset_configs("closed_drawer", tmp_path, irrelevant_fraction=1.5)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
+def test_prior_mixture_picks_by_seed_alone_at_the_asked_rate(fraction):
+    from policies import make_policy
+    from policies.scripted import DISTRACTORS
+
+    mix = make_policy(f"mix:drawer_open:{fraction}", seed=0)
+    picks = [mix.choose(seed) for seed in range(400)]
+    assert picks == [mix.choose(seed) for seed in range(400)]  # deterministic in the seed
+    share = sum(p != "drawer_open" for p in picks) / len(picks)
+    assert abs(share - fraction) < 0.08
+    assert set(picks) - {"drawer_open"} <= set(DISTRACTORS["drawer_open"])
+
+
+@pytest.mark.parametrize("name, env_id, check", [
+    ("drawer_open_close", "cog/ClosedDrawerGrasp-v0", lambda i: i["drawer_opening"] < 0.05),
+    ("wander", "cog/ClosedDrawerGrasp-v0", lambda i: not i["drawer_open"]),
+    ("blocker_elsewhere", "cog/BlockedByObjectGrasp-v0",
+     lambda i: not i["drawer_open"] and i["blocker_removed"]),
+    ("grasp_drop", "cog/PickPlace-v0", lambda i: not i["placed"]),
+])
+def test_irrelevant_behaviours_run_to_their_end_without_solving_the_task(name, env_id, check):
+    import gymnasium
+
+    import envs  # noqa: F401
+    from data_collection.rollout import run_episode
+    from policies import make_policy
+
+    env = gymnasium.make(env_id)
+    try:
+        expert = make_policy(name, noise=0.1, seed=0)
+        for k in range(2):
+            ep = run_episode(env, expert, 50 + k, 60 + k, end_on_done=True)
+            info = env.unwrapped._info()
+            assert ep.success and expert.done and check(info), (name, k)
+            assert not info["is_success"]
+    finally:
+        env.close()
+
+
+def test_a_bad_mixture_name_is_refused():
+    from policies import make_policy
+
+    for bad in ("mix:drawer_open", "mix:drawer_open:lots", "mix:place:0.5",
+                "mix:drawer_open:2"):
+        with pytest.raises(ValueError):
+            make_policy(bad)

@@ -42,6 +42,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="dataset sizes: quick (100+100 episodes, minutes) or paper (5000+5000)",
     )
     pre.add_argument("--prior-episodes", type=int, help="override the scale's prior size")
+    pre.add_argument(
+        "--irrelevant-fraction", type=float, default=0.0, metavar="F",
+        help="replace a fraction F of prior episodes by irrelevant behaviour in the same scene "
+             "(written to <preset>_prior_irrNN.h5); 0 = none (default)",
+    )
     pre.add_argument("--task-episodes", type=int, help="override the scale's task size")
     p.add_argument("--noise", type=float, default=0.1, help="expert action noise std (0.1)")
     p.add_argument("--seed", type=int, default=0, help="run seed (0)")
@@ -97,6 +102,7 @@ def run_collect(args: argparse.Namespace) -> int:
             prior_episodes=args.prior_episodes,
             task_episodes=args.task_episodes,
             prior_save_all=args.save_all,
+            irrelevant_fraction=args.irrelevant_fraction,
             **common,
         )
     else:
