@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import gymnasium
 
-from envs.tasks import TASKS
+from envs.quiet import silenced_output
+
+with silenced_output():  # its first import prints the build time on stdout
+    import pybullet  # noqa: F401
+
+from envs.tasks import TASKS  # noqa: E402
 
 ENV_IDS: tuple[str, ...] = tuple(TASKS)
 

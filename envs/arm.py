@@ -14,6 +14,8 @@ import numpy as np
 import pybullet
 from pybullet_utils import bullet_client
 
+from envs.quiet import silenced_output
+
 ARM_JOINT_NAMES = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate")
 ARM_JOINTS = (0, 1, 2, 3, 4, 5)
 FINGER_JOINTS = (6, 7)
@@ -129,7 +131,8 @@ class ArmKinematics:
     """IK and FK for the arm in a private, physics-free pybullet client: for the real robot."""
 
     def __init__(self) -> None:
-        self._client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        with silenced_output():  # connecting prints "argv[0]=" on stdout
+            self._client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
         self._arm = Arm(self._client)
         self.neutral_joints = neutral_joints(self._arm)
 

@@ -17,6 +17,7 @@ from pybullet_utils import bullet_client
 from envs import constants as C
 from envs.arm import DOWN_QUAT, FINGER_CLOSED, FINGER_OPEN, ArmKinematics
 from envs.camera import Camera, CameraPose
+from envs.quiet import silenced_output
 from envs.scene import BOTTOM, DRAWER_TRAVEL, TOP, Scene
 from envs.tasks import TASKS, subgoals
 
@@ -81,7 +82,8 @@ class CogDrawerEnv(gym.Env):
         self.render_size = int(render_size)
 
         # Each env owns a private physics server: envs never share pybullet state.
-        self._client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        with silenced_output():  # connecting prints "argv[0]=" on stdout
+            self._client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
         self.renderer = self._setup_renderer(renderer)
         self.scene = Scene(self._client)
         # IK is solved in a private, physics-free client seeded from the current joints, so a
