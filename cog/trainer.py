@@ -10,6 +10,7 @@ Run directory layout:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -32,6 +33,8 @@ from cog.logger import CsvLog, TensorBoard
 from cog.networks import ActorCritic, NetSpec
 from cog.replay import Batch, ReplayBuffer
 from data_collection.dataset import Dataset
+
+log = logging.getLogger("cog.trainer")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -150,8 +153,13 @@ class Trainer:
                 env.close()
         self.buffer = build_buffer(cfg, task, prior, self.device)
         if cfg.batch_size > len(self.buffer):
-            raise ValueError(f"batch_size {cfg.batch_size} exceeds the {len(self.buffer)} "
-                             "transitions in the training data")
+            # Sampling is with replacement, so a batch somewhat larger than a tiny dataset
+            # works (tests, the tiny demo); one many times larger is a typo that costs GBs.
+            msg = (f"batch_size {cfg.batch_size} exceeds the {len(self.buffer)} transitions "
+                   "in the training data")
+            if cfg.batch_size > 10 * len(self.buffer):
+                raise ValueError(msg + " more than tenfold")
+            log.warning("%s (sampled with replacement)", msg)
         # What the run trains on, to refuse a resume on files replaced since (none when the
         # datasets were given in memory, e.g. by tests and the demo).
         self.fingerprints: dict[str, str] = {}

@@ -17,10 +17,13 @@ def _cfg(**kw) -> TrainConfig:
                                  log_every=1), **kw})
 
 
-def test_a_batch_larger_than_the_data_is_refused(tmp_path):
+def test_a_batch_larger_than_the_data_is_refused_or_warned(tmp_path, caplog):
     task = random_dataset(2, 3, image_size=8)  # 6 transitions
     with pytest.raises(ValueError, match="batch_size 100000 exceeds the 6 transitions"):
         Trainer(_cfg(batch_size=100_000), tmp_path / "r", task=task)
+    with caplog.at_level("WARNING", logger="cog.trainer"):
+        Trainer(_cfg(batch_size=8), tmp_path / "r2", task=task)
+    assert "batch_size 8 exceeds the 6 transitions" in caplog.text
 
 
 def test_an_out_path_that_is_a_file_or_under_one_is_one_line(tmp_path, capsys):

@@ -49,7 +49,12 @@ def test_train_plot_export_eval(tmp_path, capsys):
     # ... but not what it computes: such a flag is refused, never silently ignored.
     assert main(["train", "--resume", str(run), "--steps", "35", "--batch-size", "8"]) == 2
     err = capsys.readouterr().err
-    assert "--batch-size cannot change when resuming" in err and "--threads" in err
+    assert "--batch-size 8 (the run has 16)" in err and "cannot change when resuming" in err
+    assert "--threads" in err
+    # The original command's flags, repeated with --resume (as other trainers allow): fine.
+    assert main(["train", "--resume", str(run), "--steps", "35", "--batch-size", "16",
+                 "--obs", "state", "--task", str(tmp_path / "task.h5")]) == 0
+    assert "step 35" in capsys.readouterr().out
 
 
 def test_bc_and_sac_variants_train(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from pathlib import Path
 
 
 def add_parsers(subparsers) -> None:
@@ -56,16 +57,28 @@ RESUMABLE_OVERRIDES = ("threads", "device", "progress", "eval_ray", "time_limit_
 
 
 def resume_overrides(args) -> dict:
+    """The flags given with --resume that change the run: where it executes
+    (RESUMABLE_OVERRIDES) and may change. Flags equal to the stored config (the original
+    command repeated, as other trainers allow) are accepted; any other value is refused,
+    naming each flag and both values."""
     from cog.cli import CliError
+    from cog.config import TrainConfig, config_for_setup
 
+    run_dir = Path(args.resume)
+    stored = TrainConfig.load(run_dir / "config.json") if run_dir.is_dir() else None
     given = {k: v for k, v in given_fields(args).items() if k != "steps"}
+    if stored is not None:
+        given = {k: v for k, v in given.items() if getattr(stored, k) != v}
+        if args.setup and config_for_setup(args.setup).eval_env == stored.eval_env:
+            args.setup = None  # the same setup: nothing changes
     fixed = sorted(k for k in given if k not in RESUMABLE_OVERRIDES)
-    fixed += ["setup"] if args.setup else []
-    if fixed:
-        flags = ", ".join(_flag(k) for k in fixed)
+    if fixed or args.setup:
+        changes = [f"{_flag(k)} {given[k]!r} (the run has {getattr(stored, k)!r})"
+                   if stored is not None else _flag(k) for k in fixed]
+        changes += [f"--setup {args.setup}"] if args.setup else []
         allowed = ", ".join(_flag(k) for k in ("steps", *RESUMABLE_OVERRIDES))
-        raise CliError(f"{flags} cannot change when resuming (the run's config.json fixes it); "
-                       f"with --resume only {allowed} may be given")
+        raise CliError(f"{'; '.join(changes)}: cannot change when resuming (the run's "
+                       f"config.json fixes it); with --resume only {allowed} may differ")
     return given
 
 
