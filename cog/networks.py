@@ -16,10 +16,15 @@ Speed tricks, each the same mathematics as the straightforward network:
 - the first Q layer ``W [f; a] + b`` is computed as ``W_f f + (W_a a + b)``: the big
   feature matmul runs once per state, only the tiny action part runs per action;
 - images enter as (B, H, W, 3) uint8; permuting to (B, 3, H, W) *is* the channels_last
-  layout, so convolutions run channels_last with no copy.
+  layout, so convolutions run channels_last with no copy;
+- the `cog` encoder pools before its relu, and pools without recording argmax indices where
+  no gradient is needed (``max_pool_2x2``).
 
-``critic.q_naive(obs, actions)`` and ``actor.naive(obs)`` are the straightforward forwards
-(encode + concatenate + MLP) kept for the reference implementation and the equality tests.
+One numerics option, off by default: ``ActorCritic.set_encoder_precision("bf16")`` runs the
+conv trunks under bfloat16 autocast (AMX on CPU, tensor cores on GPU), heads float32.
+
+``critic.q_naive(obs, actions)`` is the straightforward forward (encode + concatenate + MLP),
+kept for the reference implementation and the equality tests.
 """
 
 from __future__ import annotations
@@ -42,19 +47,19 @@ PRESETS = ("cog", "fast", "state", "thumb")
 PRECISIONS = ("float32", "bf16")
 
 
-_STRAIGHTFORWARD = False
-
-
 @contextlib.contextmanager
-def straightforward_encoders():
-    """Inside this block the `cog` encoder runs conv -> relu -> pool as written in the paper
-    (used by cog.reference, so the benchmark's baseline has none of our tricks)."""
-    global _STRAIGHTFORWARD
-    old, _STRAIGHTFORWARD = _STRAIGHTFORWARD, True
+def straightforward_encoders(module: nn.Module):
+    """Inside this block every `cog` encoder in ``module`` runs conv -> relu -> pool as
+    written in the paper (used by cog.reference, so the benchmark's baseline has none of our
+    tricks). A per-instance switch, not process state: other networks are unaffected."""
+    encoders = [m for m in module.modules() if isinstance(m, CogEncoder)]
+    for enc in encoders:
+        enc.straightforward = True
     try:
         yield
     finally:
-        _STRAIGHTFORWARD = old
+        for enc in encoders:
+            enc.straightforward = False
 
 
 def image_to_float(image: Tensor) -> Tensor:
@@ -114,11 +119,12 @@ class CogEncoder(ImageEncoder):
         self.conv2 = nn.Conv2d(16, 16, 3, padding=1)
         self.conv3 = nn.Conv2d(16, 16, 3, padding=1)
         self.use_state = use_state
+        self.straightforward = False  # see straightforward_encoders
         self.out_dim = 16 * (image_size // 4) ** 2 + (state_dim if use_state else 0)
 
     def features(self, image: Tensor) -> Tensor:
         x = image_to_float(image)
-        if _STRAIGHTFORWARD:  # the paper's order, for the reference implementation
+        if self.straightforward:  # the paper's order, for the reference implementation
             x = F.max_pool2d(F.relu(self.conv1(x)), 2)
             x = F.max_pool2d(F.relu(self.conv2(x)), 2)
             return F.relu(self.conv3(x)).flatten(1)

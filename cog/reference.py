@@ -113,7 +113,7 @@ def reference_update(algo: CQL, batch: Batch) -> dict[str, Tensor]:
     """One full update (losses, three Adam steps, Polyak) the straightforward way."""
     noise = draw_noise(algo.cfg, batch.actions.shape[0], algo.action_dim, algo.generator,
                        algo.device)
-    with straightforward_encoders():  # conv -> relu -> pool, as the paper writes it
+    with straightforward_encoders(algo.nets):  # conv -> relu -> pool, as the paper writes it
         losses = reference_losses(algo, batch, noise)
         algo.apply(losses)  # the optimiser steps are the same code in both
     return losses

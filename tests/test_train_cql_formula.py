@@ -96,7 +96,7 @@ def test_fast_losses_equal_the_straightforward_implementation(preset, obs, cfg):
     for _ in range(2):  # also after one optimiser step, on moved parameters
         noise = draw_noise(cfg, 4, 8, algo.generator, algo.device)
         fast, _ = algo.losses(batch, noise)
-        with straightforward_encoders():
+        with straightforward_encoders(algo.nets):
             ref = reference_losses(algo, batch, noise)
         for key in ("critic", "policy", "alpha", "alpha_prime"):
             got, want = float(fast[key].detach()), float(ref[key].detach())
@@ -145,7 +145,7 @@ def test_cog_encoder_equals_conv_relu_pool_in_the_papers_order():
     x = F.max_pool2d(F.relu(enc.conv2(x)), 2)
     ref = F.relu(enc.conv3(x)).flatten(1)
     (ref.square().sum()).backward()
-    with straightforward_encoders():
+    with straightforward_encoders(enc):
         torch.testing.assert_close(enc(obs), ref)
     torch.testing.assert_close(out, ref)
     for p, g in zip(enc.parameters(), fast_grads, strict=True):
