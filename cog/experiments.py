@@ -160,7 +160,9 @@ def train_one(cfg_dict: dict, run_dir: str) -> float:
 
     tcfg = TrainConfig.from_dict(cfg_dict)
     if checkpoint_path(Path(run_dir)).exists():
-        trainer = Trainer.resume(run_dir, steps=tcfg.steps)
+        # A longer time limit extends a run stopped by the shorter one (like --steps).
+        trainer = Trainer.resume(run_dir, steps=tcfg.steps,
+                                 time_limit_minutes=tcfg.time_limit_minutes)
     else:
         trainer = Trainer(tcfg, run_dir)
     trainer.run()
