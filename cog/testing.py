@@ -148,3 +148,22 @@ def random_dataset(n_episodes: int = 4, length: int = 5, image_size: int = 48,
 
 
 register_line_env()
+
+
+def random_batch(b: int, image_size: int = 48, seed: int = 0):
+    """A seeded random training batch (cog.replay.Batch): uint8 images, 10-D states, actions in
+    [-1, 1], 0/1 rewards. For loss-equality tests."""
+    import torch
+
+    from cog.replay import Batch
+
+    g = torch.Generator().manual_seed(seed)
+
+    def obs():
+        return {"image": torch.randint(0, 256, (b, image_size, image_size, 3), generator=g,
+                                       dtype=torch.uint8),
+                "state": torch.randn(b, 10, generator=g)}
+
+    return Batch(obs(), torch.rand(b, 8, generator=g) * 2 - 1,
+                 (torch.rand(b, generator=g) > 0.5).float(), torch.zeros(b), obs(),
+                 torch.ones(b, dtype=torch.bool))

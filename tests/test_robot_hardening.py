@@ -4,6 +4,7 @@ clients and a malformed bind address."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import msgpack
@@ -70,25 +71,32 @@ def test_an_array_header_whose_size_overflows_is_a_protocol_error():
     assert (np.prod([1 << 24] * 4, dtype=np.int64) * 8) == 0
 
 
+@contextlib.contextmanager
+def _socket(endpoint: str, kind: int):
+    ctx = zmq.Context()
+    sock = ctx.socket(kind)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    try:
+        yield sock
+    finally:
+        sock.close(0)
+        ctx.term()
+
+
+def _ask(sock, payload: bytes) -> dict:
+    sock.send(payload)
+    assert sock.poll(3000), "no reply"
+    return msgpack.unpackb(sock.recv(), raw=False)
+
+
 def test_overflowing_header_before_handshake_is_an_error_reply_without_a_latch():
-    with spawn_server(*FAST) as srv:
-        ctx = zmq.Context()
-        sock = ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(srv.endpoint)
-        try:
-            payload = msgpack.packb({"v": M.SCHEMA_VERSION, "type": "act", "action": {
-                "__nd__": 1, "dtype": "float64", "shape": [1 << 24] * 4, "data": b""}})
-            sock.send(payload)
-            assert sock.poll(3000)
-            reply = msgpack.unpackb(sock.recv(), raw=False)
-            assert reply["type"] == "error" and "latched" not in reply["reason"]
-            sock.send(M.pack("status"))
-            assert sock.poll(3000)
-            assert msgpack.unpackb(sock.recv(), raw=False)["stopped"] is False
-        finally:
-            sock.close(0)
-            ctx.term()
+    with spawn_server(*FAST) as srv, _socket(srv.endpoint, zmq.DEALER) as sock:
+        payload = msgpack.packb({"v": M.SCHEMA_VERSION, "type": "act", "action": {
+            "__nd__": 1, "dtype": "float64", "shape": [1 << 24] * 4, "data": b""}})
+        reply = _ask(sock, payload)
+        assert reply["type"] == "error" and "latched" not in reply["reason"]
+        assert _ask(sock, M.pack("status"))["stopped"] is False
 
 
 def test_newcomers_never_evict_an_active_session():
@@ -123,18 +131,8 @@ def test_a_watchdog_trip_is_reported_to_the_client_that_caused_it_only():
 
 
 def test_a_req_socket_gets_an_answer():
-    with spawn_server(*FAST) as srv:
-        ctx = zmq.Context()
-        sock = ctx.socket(zmq.REQ)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.connect(srv.endpoint)
-        try:
-            sock.send(M.pack("status"))
-            assert sock.poll(3000), "a REQ client got no reply"
-            assert msgpack.unpackb(sock.recv(), raw=False)["type"] == "status"
-        finally:
-            sock.close(0)
-            ctx.term()
+    with spawn_server(*FAST) as srv, _socket(srv.endpoint, zmq.REQ) as sock:
+        assert _ask(sock, M.pack("status"))["type"] == "status"
 
 
 def test_a_malformed_bind_address_is_one_clear_error():

@@ -13,19 +13,11 @@ from cog.distributions import tanh_gaussian_sample
 from cog.networks import ActorCritic, NetSpec, straightforward_encoders
 from cog.reference import reference_losses
 from cog.replay import Batch
+from cog.testing import random_batch
 
 
 def _batch(b: int, image_size: int = 48, seed: int = 0) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-
-    def obs():
-        return {"image": torch.randint(0, 256, (b, image_size, image_size, 3), generator=g,
-                                       dtype=torch.uint8),
-                "state": torch.randn(b, 10, generator=g)}
-
-    return Batch(obs(), torch.rand(b, 8, generator=g) * 2 - 1,
-                 (torch.rand(b, generator=g) > 0.5).float(), torch.zeros(b), obs(),
-                 torch.ones(b, dtype=torch.bool))
+    return random_batch(b, image_size, seed)
 
 
 @pytest.mark.parametrize("bellman_weight", [1.0, 0.5])

@@ -13,21 +13,12 @@ from cog.config import TrainConfig
 from cog.logger import CsvLog
 from cog.networks import ActorCritic, NetSpec
 from cog.replay import Batch
-from cog.testing import random_dataset
+from cog.testing import random_batch, random_dataset
 from cog.trainer import Trainer
 
 
 def _image_batch(b: int = 16, size: int = 48, seed: int = 0) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-
-    def obs():
-        return {"image": torch.randint(0, 256, (b, size, size, 3), generator=g,
-                                       dtype=torch.uint8),
-                "state": torch.randn(b, 10, generator=g)}
-
-    return Batch(obs(), torch.rand(b, 8, generator=g) * 2 - 1,
-                 (torch.rand(b, generator=g) > 0.5).float(), torch.zeros(b), obs(),
-                 torch.ones(b, dtype=torch.bool))
+    return random_batch(b, size, seed)
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
