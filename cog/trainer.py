@@ -51,11 +51,8 @@ def load_datasets(cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
 
     if not cfg.task:
         raise ValueError("no task dataset given (--task PATH)")
-    for path in (cfg.task, cfg.prior):
-        if path and Path(path).is_dir():
-            raise ValueError(f"dataset path {path} is a directory, not an HDF5 dataset file")
-        if path and not Path(path).is_file():
-            raise FileNotFoundError(f"dataset file not found: {path}")
+    # load_dataset names a missing file (FileNotFoundError) and a directory or non-HDF5 path
+    # (DatasetFormatError) itself.
     task = load_dataset(cfg.task)
     prior = load_dataset(cfg.prior) if cfg.prior else None
     return task, prior
