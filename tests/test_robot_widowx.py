@@ -222,6 +222,10 @@ def test_hardware_error_stops_the_arm_through_the_server(emulator):
             step = client.act(np.array([0.3, 0, 0, 0, 0, 0, 0, 0], np.float32), time.monotonic())
             assert step["hold"] and step["interventions"] == ["rejected_stopped"]
         assert emulator.servo(4).table[X.ADDR_TORQUE_ENABLE] == 0  # the servo dropped torque
+        # Stop the server first: its health checks read the same serial port, and two readers
+        # at once made this test flaky ("multiple access on port").
+        server.shutdown_requested = True
+        thread.join(timeout=5)
         with pytest.raises(RobotError, match="overheating"):
             robot.act(np.zeros(8, np.float32))
     finally:
