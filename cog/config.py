@@ -62,6 +62,10 @@ class TrainConfig:
     # --- optimisation ---------------------------------------------------------------------
     batch_size: int = 256
     discount: float = 0.99
+    # n-step returns in the TD target (1 = COG). Longer returns carry reward back through
+    # the prior data in fewer target-network updates, at the price of using the data's own
+    # actions for the first n-1 steps: a named option, not COG's algorithm.
+    n_step: int = 1
     polyak_tau: float = 5e-3
     policy_lr: float = 1e-4
     q_lr: float = 3e-4
@@ -132,7 +136,7 @@ class TrainConfig:
             raise ValueError(f"net={self.net!r} needs images; use net=state with obs=state")
         if self.obs == "image" and self.resolved_net() == "state":
             raise ValueError("net='state' cannot read images; use net=cog or net=fast")
-        positive = ("steps", "batch_size", "cql_n_actions", "checkpoint_every", "eval_every",
+        positive = ("steps", "batch_size", "n_step", "cql_n_actions", "checkpoint_every", "eval_every",
                     "log_every", "eval_episodes")
         for name in positive:
             if getattr(self, name) <= 0:

@@ -67,7 +67,8 @@ def reference_losses(algo: CQL, batch: Batch, noise: Noise) -> dict[str, Tensor]
             v = torch.minimum(q_targ[0, :, 0], q_targ[1, :, 0])
             if cfg.backup_entropy:
                 v = v - alpha_ent * logp_targ[:, 0]
-        y = batch.rewards + cfg.discount * (1.0 - batch.dones) * v
+        gamma = cfg.discount if batch.discounts is None else batch.discounts
+        y = batch.rewards + gamma * (1.0 - batch.dones) * v
 
         mc, sc = _policy(algo, repeat_obs(obs, n))
         a_curr, logp_curr = _sample_repeated(mc, sc, noise.curr)

@@ -4,6 +4,11 @@ It knows nothing of algorithms. It holds the merged arrays as torch tensors on t
 device (images stay uint8; they become float only inside the networks), relabels prior
 rewards (COG: to 0), and samples batches either uniformly over all transitions (COG's
 default: the mix is proportional to dataset sizes) or with a fixed task fraction per batch.
+
+With ``n_step > 1`` a sampled transition is the n-step one (s_t, a_t, R, s_{t+k}), where
+R = sum_{j<k} discount^j r_{t+j} and k <= n stops at the episode's end or at a terminal; the
+batch then carries each row's bootstrap discount discount^k. COG uses one step (n_step = 1),
+for which nothing here changes.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ class Batch:
     dones: Tensor  # (B,) float 0/1: terminals (COG never terminates; timeouts are not dones)
     next_obs: dict[str, Tensor]
     from_task: Tensor  # (B,) bool: which rows came from the task dataset
+    # (B,) discount^k of the bootstrap after k steps (n-step returns); None = one step, so the
+    # algorithm's own discount applies.
+    discounts: Tensor | None = None
 
 
 def relabel_rewards(rewards: np.ndarray, value: float = 0.0) -> np.ndarray:
@@ -46,12 +54,16 @@ class ReplayBuffer:
         task_fraction: float = 0.5,
         only_successful: bool = False,
         include_prior: bool = True,
+        n_step: int = 1,
+        discount: float = 0.99,
         device: str | torch.device = "cpu",
     ):
         if mixing not in ("proportional", "fixed"):
             raise ValueError(f"mixing={mixing!r} is not 'proportional' or 'fixed'")
         if not 0.0 <= task_fraction <= 1.0:
             raise ValueError(f"task_fraction={task_fraction!r} must be in [0, 1]")
+        if n_step < 1:
+            raise ValueError(f"n_step={n_step!r} must be >= 1")
         parts = [prior, task] if (prior is not None and include_prior) else [task]
         if use_images and prior is not None and include_prior and (
             prior.images.shape[1:] != task.images.shape[1:]
@@ -65,10 +77,11 @@ class ReplayBuffer:
         self.use_images = use_images
 
         obs_offset, trans_offset = 0, 0
-        obs_index, rewards, is_task, keep = [], [], [], []
+        obs_index, rewards, is_task, keep, ends = [], [], [], [], []
         for ds in parts:
             from_task = ds is task
             obs_index.append(ds.obs_index.astype(np.int64) + obs_offset)
+            ends.append(np.repeat(ds.episode_starts + ds.lengths, ds.lengths) + trans_offset)
             r = ds.rewards.astype(np.float32)
             if not from_task and relabel_prior:
                 r = relabel_rewards(r, prior_reward_value)
@@ -90,6 +103,17 @@ class ReplayBuffer:
         self.dones = to_dev([ds.terminals for ds in parts], torch.float32)
         self.obs_index = to_dev(obs_index)
         self.from_task = to_dev(is_task)
+        self.n_step = int(n_step)
+        if self.n_step > 1:
+            r, d, rows, disc = n_step_returns(np.concatenate(rewards), self.dones.cpu().numpy(),
+                                              np.concatenate(obs_index), np.concatenate(ends),
+                                              self.n_step, discount)
+            self.rewards = torch.from_numpy(r).to(self.device)
+            self.dones = torch.from_numpy(d).to(self.device)
+            self.next_rows = torch.from_numpy(rows).to(self.device)
+            self.discounts = torch.from_numpy(disc).to(self.device)
+        else:
+            self.next_rows, self.discounts = self.obs_index + 1, None
         keep_all = np.concatenate(keep)
         task_all = np.concatenate(is_task)
         self.task_ids = torch.from_numpy(np.flatnonzero(keep_all & task_all)).to(self.device)
@@ -128,14 +152,14 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
         idx = self.sample_indices(batch_size, generator)
-        row = self.obs_index[idx]
         return Batch(
-            obs=self._obs(row),
+            obs=self._obs(self.obs_index[idx]),
             actions=self.actions[idx],
             rewards=self.rewards[idx],
             dones=self.dones[idx],
-            next_obs=self._obs(row + 1),
+            next_obs=self._obs(self.next_rows[idx]),
             from_task=self.from_task[idx],
+            discounts=None if self.discounts is None else self.discounts[idx],
         )
 
     def _obs(self, rows: Tensor) -> dict[str, Tensor]:
@@ -143,6 +167,27 @@ class ReplayBuffer:
         if self.images is not None:
             obs["image"] = self.images[rows]
         return obs
+
+
+def n_step_returns(rewards: np.ndarray, dones: np.ndarray, obs_index: np.ndarray,
+                   episode_ends: np.ndarray, n: int, discount: float):
+    """Per transition t: the n-step reward sum, done flag, bootstrap observation row and
+    discount^k, where k <= n steps stay inside t's episode (``episode_ends[t]``, exclusive)
+    and stop after a terminal. Returns (rewards f32, dones f32, rows i64, discounts f32)."""
+    t = np.arange(len(rewards))
+    total = np.zeros(len(rewards), dtype=np.float64)
+    k = np.zeros(len(rewards), dtype=np.int64)
+    alive = np.ones(len(rewards), dtype=bool)
+    for j in range(n):
+        idx = t + j
+        valid = alive & (idx < episode_ends)
+        safe = np.where(valid, idx, t)
+        total += np.where(valid, discount**j * rewards[safe].astype(np.float64), 0.0)
+        k += valid
+        alive = valid & (dones[safe] == 0)
+    last = t + k - 1
+    return (total.astype(np.float32), dones[last].astype(np.float32),
+            obs_index[last] + 1, (discount ** k.astype(np.float64)).astype(np.float32))
 
 
 def low_dim_rows(ds: Dataset, state_keys: tuple[str, ...]) -> np.ndarray:

@@ -108,6 +108,8 @@ def build_buffer(cfg: TrainConfig, task: Dataset, prior: Dataset | None,
         task_fraction=cfg.task_fraction,
         only_successful=cfg.algo == "bc" and cfg.bc_data == "success",
         include_prior=include_prior,
+        n_step=cfg.n_step,
+        discount=cfg.discount,
         device=device,
     )
 

@@ -121,3 +121,73 @@ def test_state_observations_append_the_object_state_and_give_statistics():
     no_objects = replace(task, objects=np.zeros((task.states.shape[0], 0), np.float32))
     with pytest.raises(ValueError, match="no object state"):
         low_dim_rows(no_objects, ("state", "object"))
+
+
+def _brute_n_step(ds, n, gamma):
+    """Per transition of one dataset: (reward sum, done, next state row, discount), by loops."""
+    out = []
+    for start, length in zip(ds.episode_starts, ds.lengths, strict=True):
+        for t in range(int(start), int(start + length)):
+            total, k = 0.0, 0
+            while k < n and t + k < start + length:
+                total += gamma**k * float(ds.rewards[t + k])
+                k += 1
+                if ds.terminals[t + k - 1]:
+                    break
+            last = t + k - 1
+            out.append((total, float(ds.terminals[last]), int(ds.obs_index[last]) + 1, gamma**k))
+    return out
+
+
+@pytest.mark.parametrize("n", [2, 3, 7])
+def test_n_step_returns_stop_at_episode_ends_and_terminals(n):
+    task = random_dataset(3, 5, image_size=4, seed=8)
+    rng = np.random.default_rng(0)
+    task.rewards[:] = rng.integers(0, 2, task.num_transitions)
+    task.terminals[[3, 11]] = 1  # terminals inside episodes 0 and 2
+    gamma = 0.9
+    buf = ReplayBuffer(task, use_images=False, n_step=n, discount=gamma)
+    for t, (total, done, row, disc) in enumerate(_brute_n_step(task, n, gamma)):
+        assert buf.rewards[t].item() == pytest.approx(total, rel=1e-6)
+        assert buf.dones[t].item() == done
+        assert int(buf.next_rows[t]) == row
+        assert buf.discounts[t].item() == pytest.approx(disc, rel=1e-6)
+    # A sampled batch pairs each row with its own n-step successor and discount.
+    batch = buf.sample(50, torch.Generator().manual_seed(2))
+    assert batch.discounts is not None and batch.discounts.shape == (50,)
+    assert torch.all(batch.discounts <= gamma)
+
+
+def test_one_step_is_unchanged_and_prior_rewards_stay_relabelled_in_n_step_sums():
+    task = random_dataset(2, 4, image_size=4, seed=9, reward=1.0)
+    prior = random_dataset(2, 4, image_size=4, seed=10, reward=1.0)
+    one = ReplayBuffer(task, prior, use_images=False)
+    assert one.discounts is None
+    assert torch.equal(one.next_rows, one.obs_index + 1)
+    assert one.sample(8, torch.Generator().manual_seed(0)).discounts is None
+    three = ReplayBuffer(task, prior, use_images=False, n_step=3, discount=0.5)
+    prior_rows = ~three.from_task
+    assert torch.all(three.rewards[prior_rows] == 0)
+    # Task episodes of length 4 with reward 1: the first transition sums 1 + 0.5 + 0.25.
+    first_task = int(torch.nonzero(three.from_task)[0, 0])
+    assert three.rewards[first_task].item() == pytest.approx(1.75)
+    with pytest.raises(ValueError, match="n_step=0"):
+        ReplayBuffer(task, n_step=0)
+
+
+def test_cql_target_uses_the_batch_discounts():
+    from cog.algos.cql import CQL, CQLConfig, draw_noise
+    from cog.networks import ActorCritic, NetSpec
+    from cog.testing import random_batch
+
+    batch = random_batch(16, image_size=48, seed=3)
+    cfg = CQLConfig(bc_warmup_steps=0)
+    algo = CQL(ActorCritic(NetSpec("fast", "image")), cfg)
+    noise = draw_noise(cfg, 16, 8, torch.Generator().manual_seed(0), torch.device("cpu"))
+    _, base = algo.losses(batch, noise)
+    batch.discounts = torch.full((16,), cfg.discount)
+    _, same = algo.losses(batch, noise)
+    assert torch.equal(base["q/target"], same["q/target"])
+    batch.discounts = torch.zeros(16)  # no bootstrap: the target is the reward alone
+    _, none = algo.losses(batch, noise)
+    assert none["q/target"].item() == pytest.approx(batch.rewards.mean().item(), abs=1e-6)

@@ -7,6 +7,9 @@ For each Q network i (the facts file's equation, called (CQL) below):
 
     y = r + gamma * (1 - done) * min_k Qtarget_k(s', a'),   a' ~ pi(.|s')          (target)
 
+(with the n_step option, r is the replay's n-step discounted reward sum, s' the state k <= n
+steps on, and gamma becomes gamma^k per row: ``batch.discounts``)
+
 with w = bellman_weight (1 in COG's code, which uses nn.MSELoss; the CQL paper writes 1/2)
 and the a_j: N uniform actions on [-1,1]^d (log q = -d log 2), N from pi(.|s) and N from
 pi(.|s') (both evaluated at s); log q is detached.  Lagrange variant: alpha' >= 0 learned so
@@ -139,7 +142,8 @@ class CQL:
                 v_next = q_targ[:, :, 0].min(dim=0).values
                 if cfg.backup_entropy:
                     v_next = v_next - alpha_ent * logp_targ[:, 0]
-            y = batch.rewards + cfg.discount * (1.0 - batch.dones) * v_next
+            gamma = cfg.discount if batch.discounts is None else batch.discounts
+            y = batch.rewards + gamma * (1.0 - batch.dones) * v_next
 
         # One Q pass for the dataset action and all 3N sampled actions.
         n = cfg.cql_n_actions
