@@ -27,9 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cog.config import SETUPS, TrainConfig, write_bytes_atomic, write_text_atomic  # noqa: E402
+from cog.config import SETUPS, TrainConfig  # noqa: E402
 from cog.experiments import ExperimentConfig, collect_data  # noqa: E402
 from cog.logger import CsvLog  # noqa: E402
+from envs.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
 
 # Named configurations (overrides of TrainConfig). "old" is the configuration of the 50k-step
 # run in RESULTS.md that reached 0.56 after about 3 hours, including the pre-issue-11

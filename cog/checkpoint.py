@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from cog.config import write_bytes_atomic
+from envs.atomic import write_bytes_atomic
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT_VERSION = 1

@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from envs.atomic import write_text_atomic
 
 ALGOS = ("cql", "sac", "bc")
 OBS_KINDS = ("image", "state")
@@ -136,8 +137,8 @@ class TrainConfig:
             raise ValueError(f"net={self.net!r} needs images; use net=state with obs=state")
         if self.obs == "image" and self.resolved_net() == "state":
             raise ValueError("net='state' cannot read images; use net=cog or net=fast")
-        positive = ("steps", "batch_size", "n_step", "cql_n_actions", "checkpoint_every", "eval_every",
-                    "log_every", "eval_episodes")
+        positive = ("steps", "batch_size", "n_step", "cql_n_actions", "checkpoint_every",
+                    "eval_every", "log_every", "eval_episodes")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"config {name}={getattr(self, name)!r} must be > 0")
@@ -205,33 +206,3 @@ def config_for_setup(setup: str, **overrides: Any) -> TrainConfig:
         raise ValueError(f"unknown setup {setup!r}; choose from {', '.join(SETUPS)}")
     values = {**SETUPS[setup], **overrides}
     return TrainConfig.from_dict(values)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode())
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, then os.replace: readers never see half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    # mkstemp creates 0600 files; a renamed-into-place file should get the mode any other new
-    # file would (0666 minus the umask), so colleagues on a shared machine can read it.
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cog.config import SETUPS, TrainConfig, write_text_atomic
+from cog.config import SETUPS, TrainConfig
+from envs.atomic import write_text_atomic
 
 # Setup name -> data_collection preset name.
 DATA_PRESETS = {
@@ -219,8 +220,8 @@ def plot_mean_curves(cfg: ExperimentConfig, results: dict[str, dict[int, float]]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cog.config import write_bytes_atomic
     from cog.logger import CsvLog
+    from envs.atomic import write_bytes_atomic
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for method, per_seed in results.items():

@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from cog.config import TrainConfig, state_keys, write_bytes_atomic
+from cog.config import TrainConfig, state_keys
 from cog.networks import ActorCritic
+from envs.atomic import write_bytes_atomic
 from policies.exported import META_FILE, ExportedPolicy
 
 

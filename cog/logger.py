@@ -7,7 +7,7 @@ import io
 import os
 from pathlib import Path
 
-from cog.config import write_text_atomic
+from envs.atomic import write_text_atomic
 
 
 class CsvLog:

@@ -6,8 +6,8 @@ import io
 import os
 from pathlib import Path
 
-from cog.config import write_bytes_atomic
 from cog.logger import CsvLog
+from envs.atomic import write_bytes_atomic
 
 PANELS = [
     ("eval.csv", "eval/success_rate", "success rate"),

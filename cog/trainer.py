@@ -308,7 +308,7 @@ class Trainer:
 
         The run directory is locked while it trains: a second process training the same run
         (two `cog train --resume RUN`) is refused with the holder's PID."""
-        from data_collection.atomic import exclusive_lock
+        from data_collection.lock import exclusive_lock
 
         with exclusive_lock(self.run_dir / ".lock", f"run {self.run_dir}"):
             return self._run()

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_collection.atomic import exclusive_lock, write_text_atomic
 from data_collection.episodes import episodes_to_dataset
 from data_collection.hdf5_format import (
     SCHEMA_VERSION,
@@ -28,7 +27,9 @@ from data_collection.hdf5_format import (
     save_concatenated,
     save_dataset,
 )
+from data_collection.lock import exclusive_lock
 from data_collection.rollout import episode_seeds, run_episode, success_key_of
+from envs.atomic import write_text_atomic
 
 EnvFactory = Callable[[str, int, dict], Any]  # (env_id, image_size, env_kwargs) -> env
 PolicyFactory = Callable[[str, float, int], Any]  # (name, noise, seed) -> policy

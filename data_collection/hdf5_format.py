@@ -32,9 +32,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from data_collection.atomic import atomic_path
 from data_collection.dataset import Dataset
 from data_collection.episodes import obs_index_from_lengths, starts_from_lengths
+from envs.atomic import atomic_path
 
 SCHEMA_VERSION = 2
 KNOWN_SCHEMA_VERSIONS = (1, 2)

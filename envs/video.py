@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import imageio.v2 as imageio
 import numpy as np
+
+from envs.atomic import atomic_path
 
 
 def save_gif(
@@ -29,22 +30,8 @@ def save_gif(
         if upscale_to and f.shape[0] != upscale_to:
             f = cv2.resize(f, (upscale_to, upscale_to), interpolation=cv2.INTER_NEAREST)
         images.append(f)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".gif")
-    os.close(fd)
-    try:
+    with atomic_path(out, suffix=".gif") as tmp:
         # imageio's GIF writer (pillow) takes the frame duration in milliseconds.
         imageio.mimsave(tmp, images, format="GIF", duration=1000.0 / fps, loop=0)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return out
 
-
-def _umask() -> int:
-    # mkstemp creates 0600 files; a renamed-into-place file should get the mode any other new
-    # file would (0666 minus the umask), so colleagues on a shared machine can read it.
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.atomic import write_text_atomic
 from robot_interface.client import RobotClient
 
 
@@ -136,19 +137,6 @@ def _load_previous(path: Path, policy: str) -> list[dict[str, Any]]:
     return records
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2)
-    mask = os.umask(0)  # mkstemp made it 0600; give it a normal new file's mode
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-    os.replace(tmp, path)
-
-
 def run_deploy(cfg: DeployConfig, log=print) -> dict[str, Any]:
     """Run ``cfg.episodes`` rollouts; returns the summary that is also written to summary.json."""
     out = Path(cfg.out)
@@ -268,5 +256,5 @@ def run_deploy(cfg: DeployConfig, log=print) -> dict[str, Any]:
         "dry_run": cfg.dry_run,
         "dataset": str(rollouts) if n else None,
     }
-    _write_json(out / "summary.json", summary)
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
     return summary

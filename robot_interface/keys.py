@@ -13,23 +13,11 @@ Files use ZeroMQ's certificate text format, so ``zmq.auth.load_certificate`` rea
 from __future__ import annotations
 
 import datetime
-import os
-import tempfile
 from pathlib import Path
 
+from envs.atomic import write_text_atomic
+
 AUTHORIZED_DIR = "authorized_clients"
-
-
-def _atomic_write(path: Path, text: str, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _cert_text(public: bytes, secret: bytes | None) -> str:
@@ -55,8 +43,8 @@ def write_keypair(directory: Path, name: str, *, force: bool = False) -> tuple[P
     if not force and (public_file.exists() or secret_file.exists()):
         raise ValueError(f"{public_file} already exists; pass --force to replace the key pair")
     public, secret = zmq.curve_keypair()
-    _atomic_write(public_file, _cert_text(public, None), 0o644)
-    _atomic_write(secret_file, _cert_text(public, secret), 0o600)
+    write_text_atomic(public_file, _cert_text(public, None), mode=0o644)
+    write_text_atomic(secret_file, _cert_text(public, secret), mode=0o600)
     return public_file, secret_file
 
 
@@ -72,7 +60,7 @@ def keygen(directory: str | Path, client_name: str = "client", *, force: bool = 
     authorized = directory / AUTHORIZED_DIR
     authorized.mkdir(exist_ok=True)
     public_text = (directory / f"{client_name}.key").read_text()
-    _atomic_write(authorized / f"{client_name}.key", public_text, 0o644)
+    write_text_atomic(authorized / f"{client_name}.key", public_text, mode=0o644)
     return made
 
 

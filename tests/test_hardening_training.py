@@ -63,7 +63,7 @@ def test_resume_refuses_a_dataset_replaced_since_the_run_started(tmp_path, capsy
 def test_a_second_trainer_on_the_same_run_is_refused_naming_the_holder(tmp_path):
     import os
 
-    from data_collection.atomic import LockedError, exclusive_lock
+    from data_collection.lock import LockedError, exclusive_lock
 
     task = random_dataset(2, 3, image_size=8)
     trainer = Trainer(_cfg(), tmp_path / "run", task=task)
@@ -123,7 +123,7 @@ def test_a_typo_in_env_or_policy_touches_no_file(tmp_path, capsys):
 def test_a_second_collection_into_the_same_file_is_refused(tmp_path, capsys):
     import os
 
-    from data_collection.atomic import exclusive_lock
+    from data_collection.lock import exclusive_lock
 
     out = tmp_path / "d.h5"
     with exclusive_lock(tmp_path / "d.h5.lock", "output"):

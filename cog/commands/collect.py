@@ -113,7 +113,7 @@ def run_collect(args: argparse.Namespace) -> int:
                                    save_all=args.save_all, end_on_done=args.end_on_done))]
     import dataclasses
 
-    from data_collection.atomic import atomic_path
+    from envs.atomic import atomic_path
 
     done: dict[str, object] = {}
     for label, cfg in jobs:

@@ -15,9 +15,10 @@ gripper tip ``ee_gripper_link`` is at (0.458325, 0, 0.36065) pointing along +x.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from envs.atomic import write_text_atomic
 
 HERE = Path(__file__).resolve().parent
 HEADER = (
@@ -354,15 +355,9 @@ def cabinet_urdf() -> str:
     )
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main() -> None:
-    _write(HERE / "widowx250s.urdf", arm_urdf())
-    _write(HERE / "cabinet.urdf", cabinet_urdf())
+    write_text_atomic(HERE / "widowx250s.urdf", arm_urdf())
+    write_text_atomic(HERE / "cabinet.urdf", cabinet_urdf())
     print(f"wrote {HERE / 'widowx250s.urdf'} and {HERE / 'cabinet.urdf'}")
 
 

@@ -1,47 +1,11 @@
-"""Atomic file writes: a reader never sees a half-written file, a crash leaves the old one."""
+"""One process at a time per output: an advisory lock with a clear refusal."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path in the same directory as ``path``; rename it over ``path``
-    only if the ``with`` body finishes. Same directory so ``os.replace`` is a rename on
-    one filesystem, which is atomic on POSIX."""
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.name}.", suffix=f".tmp{suffix}", dir=final.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
-def _umask() -> int:
-    # mkstemp creates 0600 files; a renamed-into-place file should get the mode any other new
-    # file would (0666 minus the umask), so colleagues on a shared machine can read it.
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
 
 
 class LockedError(ValueError):
