@@ -34,12 +34,11 @@ class _ActorCore(nn.Module):
         super().__init__()
         self.actor = nets.actor
         # The fast preset's actor reads the critic's (shared) encoder.
-        self.critic_encoder = nets.critic.encoder if nets.actor.uses_critic_features else None
+        self.critic_encoder = nets.critic.encoder if nets.actor.encoder is None else None
 
     def forward(self, image: Tensor, state: Tensor) -> Tensor:
         obs = {"image": image, "state": state}
-        feats = self.critic_encoder(obs) if self.critic_encoder is not None else None
-        mean, _ = self.actor(self.actor.encode(obs, feats))
+        mean, _ = self.actor.distribution(obs, critic_encode=self.critic_encoder)
         return torch.tanh(mean)
 
 

@@ -7,8 +7,9 @@ Every critic exposes the same two calls, so the losses never look inside:
 
 and every actor:
 
-    feats = actor.encode(obs, critic_feats)   # critic_feats used only by the fast preset
-    mean, log_std = actor(feats)              # (B, A) each, pre-tanh Gaussian
+    mean, log_std = actor.distribution(obs, critic_feats, critic.encode)  # (B, A) each
+    # (critic_feats / critic.encode are read only by the fast preset, whose actor shares the
+    # critic's encoder; ``ActorCritic.policy(obs)`` wraps this call)
 
 Speed tricks, each the same mathematics as the straightforward network:
 - each image is encoded once per network, and the features are reused for all N sampled
@@ -371,6 +372,22 @@ class Actor(nn.Module):
         mean, log_std = self.net(feats).chunk(2, dim=-1)
         return mean, log_std.clamp(self.log_std_min, self.log_std_max)
 
+    def distribution(self, obs: Obs, critic_feats: Tensor | None = None,
+                     critic_encode=None, train_shared_encoder: bool = False
+                     ) -> tuple[Tensor, Tensor]:
+        """The one way to run the actor on an observation: (mean, log_std), pre-tanh.
+
+        An actor that reads the critic's features (fast preset) takes them ready-made
+        (``critic_feats``, when the caller has encoded the batch anyway) or computes them with
+        ``critic_encode``, without gradient unless ``train_shared_encoder`` (behaviour cloning,
+        which has no critic loss to train the shared encoder)."""
+        if self.encoder is None and critic_feats is None:
+            if critic_encode is None:
+                raise ValueError("this actor reads the critic's features: pass critic_encode")
+            with torch.set_grad_enabled(train_shared_encoder and torch.is_grad_enabled()):
+                critic_feats = critic_encode(obs)
+        return self(self.encode(obs, critic_feats, detach=not train_shared_encoder))
+
 
 # --------------------------------------------------------------------------------------------
 # Presets
@@ -431,12 +448,11 @@ class ActorCritic(nn.Module):
             if isinstance(module, StateNormalizer):
                 module.set(mean, std)
 
-    def critic_features_for_actor(self, obs: Obs) -> Tensor | None:
-        """The critic features the actor needs (fast preset), else None. No gradient."""
-        if not self.actor.uses_critic_features:
-            return None
-        with torch.no_grad():
-            return self.critic.encode(obs)
+    def policy(self, obs: Obs, critic_feats: Tensor | None = None,
+               train_shared_encoder: bool = False) -> tuple[Tensor, Tensor]:
+        """(mean, log_std) of the policy at ``obs``: ``Actor.distribution`` with this critic."""
+        return self.actor.distribution(obs, critic_feats, self.critic.encode,
+                                       train_shared_encoder)
 
 
 # The leaves that ``ActorCritic.compile_modules`` compiles: each runs one fused graph.

@@ -30,9 +30,7 @@ def repeat_obs(obs: Obs, n: int) -> Obs:
 
 
 def _policy(algo: CQL, obs: Obs) -> tuple[Tensor, Tensor]:
-    nets = algo.nets
-    feats = nets.critic.encode(obs) if nets.actor.uses_critic_features else None
-    return nets.actor(nets.actor.encode(obs, feats))
+    return algo.nets.policy(obs)
 
 
 def _q_repeated(critic, obs: Obs, actions: Tensor) -> Tensor:

@@ -45,7 +45,5 @@ class GreedyActor:
     @torch.no_grad()
     def act(self, obs, deterministic: bool = True,
             generator: torch.Generator | None = None) -> torch.Tensor:
-        nets = self.nets
-        feats = nets.critic.encode(obs) if nets.actor.uses_critic_features else None
-        mean, log_std = nets.actor(nets.actor.encode(obs, feats))
+        mean, log_std = self.nets.policy(obs)
         return policy_action(mean, log_std, deterministic, generator)

@@ -42,9 +42,7 @@ class BC:
         self.step = 0
 
     def _dist(self, obs: Obs) -> tuple[Tensor, Tensor]:
-        nets = self.nets
-        critic_feats = nets.critic.encode(obs) if self.shares_encoder else None
-        return nets.actor(nets.actor.encode(obs, critic_feats, detach=False))
+        return self.nets.policy(obs, train_shared_encoder=True)
 
     def update(self, batch: Batch) -> dict[str, Tensor]:
         mean, log_std = self._dist(batch.obs)

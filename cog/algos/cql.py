@@ -18,7 +18,7 @@ replaced by behaviour cloning  E[ alpha_ent * log pi(a|s) - log pi(a_D|s) ]  for
 steps.  Entropy (SAC):  alpha_ent minimises  -log alpha_ent * (log pi + target_entropy).
 Offline SAC is this file with cql_alpha = 0.
 
-The losses only call the networks' ``encode``/``q``/``actor`` (see ``cog.networks``).
+The losses only call the networks' ``encode``/``q``/``policy`` (see ``cog.networks``).
 """
 
 from __future__ import annotations
@@ -118,19 +118,18 @@ class CQL:
     def losses(self, batch: Batch, noise: Noise) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """All losses of one update with the current parameters (no optimiser step)."""
         cfg, nets = self.cfg, self.nets
-        critic, target, actor = nets.critic, nets.critic_target, nets.actor
+        critic, target = nets.critic, nets.critic_target
         obs, next_obs, actions = batch.obs, batch.next_obs, batch.actions
         alpha_ent = self.entropy_alpha()
 
         # Encode each observation batch once per network; features are reused for every action.
         q_feats = critic.encode(obs)
-        mean, log_std = actor(actor.encode(obs, q_feats))
+        mean, log_std = nets.policy(obs, q_feats)
 
         with torch.no_grad():
             # Actions for the logsumexp: pi(.|s) and pi(.|s'), both to be evaluated at s.
             a_curr, logp_curr = tanh_gaussian_sample(mean.detach(), log_std.detach(), noise.curr)
-            next_q_feats = critic.encode(next_obs) if actor.uses_critic_features else None
-            mean2, log_std2 = actor(actor.encode(next_obs, next_q_feats))
+            mean2, log_std2 = nets.policy(next_obs)
             a_next, logp_next = tanh_gaussian_sample(mean2, log_std2, noise.next)
 
             # (target) y = r + gamma * min_k Qtarget_k(s', a')
@@ -238,7 +237,7 @@ class CQL:
         """Batch of actions in [-1, 1]; deterministic = tanh(mean), for evaluation.
         Stochastic actions draw from ``generator`` (default: the algorithm's own)."""
         nets = self.nets
-        mean, log_std = nets.actor(nets.actor.encode(obs, nets.critic_features_for_actor(obs)))
+        mean, log_std = nets.policy(obs)
         return policy_action(mean, log_std, deterministic, generator or self.generator)
 
     def state_dict(self) -> dict:
