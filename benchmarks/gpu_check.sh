@@ -4,7 +4,7 @@
 #   bash benchmarks/gpu_check.sh [DATA_DIR]     # DATA_DIR holds closed_drawer_{prior,task}.h5
 #
 # Make the data on a CPU machine first (the GPU machine has no pybullet), ignored by git:
-#   cog collect --preset closed_drawer --out-dir gpu_data --prior-episodes 300 --task-episodes 300
+#   cog collect --setup closed-drawer --out-dir gpu_data --prior-episodes 300 --task-episodes 300
 # and carry gpu_data/ with the device tool. Only torch, numpy, h5py and tqdm are needed there.
 #
 # 1. updates/s of the `cog` and `fast` presets at batch 256, float32 and bf16, eager, next to

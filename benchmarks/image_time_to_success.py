@@ -27,9 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cog.config import SETUPS, TrainConfig  # noqa: E402
+from cog.config import TrainConfig  # noqa: E402
 from cog.experiments import ExperimentConfig, collect_data  # noqa: E402
 from cog.logger import CsvLog  # noqa: E402
+from data_collection.presets import SETUPS  # noqa: E402
 from envs.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
 
 # Named configurations (overrides of TrainConfig). "old" is the configuration of the 50k-step
@@ -65,7 +66,7 @@ CONFIGS: dict[str, dict] = {
 
 def run_config(name: str, seed: int, args, prior: Path, task: Path) -> TrainConfig:
     base = TrainConfig(
-        obs="image", prior=str(prior), task=str(task), eval_env=SETUPS[args.setup]["eval_env"],
+        obs="image", prior=str(prior), task=str(task), eval_env=SETUPS[args.setup].eval_env,
         steps=10_000_000, seed=seed, bc_warmup_steps=args.bc_warmup_steps, threads=1,
         eval_every_minutes=args.eval_every_minutes, time_limit_minutes=args.minutes,
         eval_episodes=args.eval_episodes, checkpoint_every=2500, log_every=250,

@@ -20,12 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cog.cli import setup_arg  # noqa: E402
 from cog.experiments import METHODS, ExperimentConfig, run_experiment  # noqa: E402
+from data_collection.presets import SETUPS  # noqa: E402
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--setup", default="closed-drawer")
+    p.add_argument("--setup", default="closed-drawer", type=setup_arg,
+                   help=f"one of {', '.join(SETUPS)}")
     p.add_argument("--out", default=None)
     p.add_argument("--data-dir", default="")
     p.add_argument("--methods", nargs="+", default=["cog", "task_only", "bc", "bc_task"],

@@ -15,6 +15,20 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2, no traceback."""
 
 
+def setup_arg(name: str) -> str:
+    """argparse ``type=`` for every --setup flag: the registry's spelling, one clear error."""
+    from data_collection.presets import setup_name
+
+    try:
+        return setup_name(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def setup_or_all_arg(name: str) -> str:
+    return name if name == "all" else setup_arg(name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cog",

@@ -191,18 +191,9 @@ class TrainConfig:
         return cls.from_dict(data)
 
 
-# The four COG setups. Datasets are passed on the command line; a setup fixes the
-# evaluation env (hence the horizon) and the paper's hyperparameters.
-SETUPS: dict[str, dict[str, Any]] = {
-    "closed-drawer": {"eval_env": "cog/ClosedDrawerGrasp-v0"},
-    "blocked-drawer": {"eval_env": "cog/BlockedByDrawerGrasp-v0"},
-    "blocked-object": {"eval_env": "cog/BlockedByObjectGrasp-v0"},
-    "pick-place": {"eval_env": "cog/PickPlace-v0"},
-}
-
-
 def config_for_setup(setup: str, **overrides: Any) -> TrainConfig:
-    if setup not in SETUPS:
-        raise ValueError(f"unknown setup {setup!r}; choose from {', '.join(SETUPS)}")
-    values = {**SETUPS[setup], **overrides}
+    """A config evaluating in the setup's env (``data_collection.presets.SETUPS``)."""
+    from data_collection.presets import SETUPS, setup_name
+
+    values = {"eval_env": SETUPS[setup_name(setup)].eval_env, **overrides}
     return TrainConfig.from_dict(values)

@@ -23,16 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cog.config import SETUPS, TrainConfig
+from cog.config import TrainConfig
+from data_collection.presets import SETUPS, setup_name
 from envs.atomic import write_text_atomic
 
-# Setup name -> data_collection preset name.
-DATA_PRESETS = {
-    "closed-drawer": "closed_drawer",
-    "blocked-drawer": "blocked_by_drawer",
-    "blocked-object": "blocked_by_object",
-    "pick-place": "pick_place",
-}
 METHODS = ("cog", "task_only", "bc", "bc_task", "sac")
 
 
@@ -63,10 +57,9 @@ def collect_data(cfg: ExperimentConfig) -> tuple[Path, Path]:
     from data_collection.collect import collect
     from data_collection.presets import preset_configs
 
-    if cfg.setup not in DATA_PRESETS:
-        raise ValueError(f"unknown setup {cfg.setup!r}; choose from {', '.join(DATA_PRESETS)}")
+    cfg.setup = setup_name(cfg.setup)
     data_dir = Path(cfg.data_dir or Path(cfg.out) / "data")
-    jobs = preset_configs(DATA_PRESETS[cfg.setup], data_dir, prior_episodes=cfg.prior_episodes,
+    jobs = preset_configs(cfg.setup, data_dir, prior_episodes=cfg.prior_episodes,
                           task_episodes=cfg.task_episodes, workers=cfg.collect_workers,
                           prior_save_all=cfg.prior_save_all,
                           irrelevant_fraction=cfg.irrelevant_fraction)
@@ -84,7 +77,7 @@ def method_config(cfg: ExperimentConfig, method: str, seed: int, prior: Path,
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     base = replace(cfg.train, seed=seed, task=str(task), prior=str(prior),
-                   eval_env=SETUPS[cfg.setup]["eval_env"], eval_every=cfg.eval_every,
+                   eval_env=SETUPS[cfg.setup].eval_env, eval_every=cfg.eval_every,
                    eval_episodes=cfg.eval_episodes)
     if method == "task_only":
         return replace(base, prior="")
@@ -185,7 +178,7 @@ def write_report(cfg: ExperimentConfig, results: dict[str, dict[int, float]]) ->
     lines = [f"# Stitching: {cfg.setup} ({obs})", "",
              f"{cfg.train.steps} gradient steps, batch {cfg.train.batch_size}, "
              f"{cfg.eval_episodes} evaluation episodes per seed in "
-             f"`{SETUPS[cfg.setup]['eval_env']}`; {cfg.prior_episodes} prior and "
+             f"`{SETUPS[cfg.setup].eval_env}`; {cfg.prior_episodes} prior and "
              f"{cfg.task_episodes} task episodes collected.", "",
              "| method | success (mean ± std over seeds) | per seed |", "|---|---|---|"]
     summary = {}

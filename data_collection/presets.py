@@ -1,4 +1,10 @@
-"""The COG setups as (prior, task) collection pairs, with two size scales.
+"""The one registry of COG setups: for each, its prior and task collection (env + expert),
+its evaluation env and the stem of its dataset files; plus two size scales.
+
+Every command spells a setup the same way: ``closed-drawer``, ``blocked-drawer``,
+``blocked-object``, ``pick-place``. The underscore names that ``cog collect --preset`` took
+before (``closed_drawer``, ``blocked_by_drawer``, ...) are accepted with a note; they survive
+as the file stems, so existing data directories keep working.
 
 Prior data keeps only episodes where the expert reached its own goal (e.g. the drawer is
 open): those end where the task data starts, which is what lets offline RL stitch them. Its
@@ -15,6 +21,7 @@ env reward tells them apart.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +36,15 @@ class Source:
 
 @dataclass(frozen=True)
 class Preset:
-    name: str
+    name: str  # dataset file stem: <name>_prior.h5, <name>_task.h5
     prior: Source
     task: Source
+
+    @property
+    def eval_env(self) -> str:
+        """Policies are evaluated from the prior's start: the initial condition (closed or
+        blocked drawer, object out of reach) that the task data never shows."""
+        return self.prior.env_id
 
 
 @dataclass(frozen=True)
@@ -41,24 +54,27 @@ class Scale:
 
 
 _DRAWER_TASK = Source("cog/OpenDrawerGrasp-v0", "grasp")
-PRESETS: dict[str, Preset] = {
-    "closed_drawer": Preset(
+SETUPS: dict[str, Preset] = {
+    "closed-drawer": Preset(
         "closed_drawer", Source("cog/ClosedDrawerGrasp-v0", "drawer_open"), _DRAWER_TASK
     ),
-    "blocked_by_drawer": Preset(
+    "blocked-drawer": Preset(
         "blocked_by_drawer",
         Source("cog/BlockedByDrawerGrasp-v0", "close_top_open_bottom"),
         _DRAWER_TASK,
     ),
-    "blocked_by_object": Preset(
+    "blocked-object": Preset(
         "blocked_by_object",
         Source("cog/BlockedByObjectGrasp-v0", "blocker_removal_open"),
         _DRAWER_TASK,
     ),
-    "pick_place": Preset(
+    "pick-place": Preset(
         "pick_place", Source("cog/PickPlace-v0", "grasp"), Source("cog/Place-v0", "place")
     ),
 }
+# The spellings `cog collect --preset` documented before there was one registry.
+OLD_NAMES = {preset.name: setup for setup, preset in SETUPS.items()}
+
 # quick: a few minutes on a laptop for one preset. paper: our choice for full experiments,
 # thousands of trajectories per dataset as in COG (about 1.7 GB raw / ~0.4 GB lzf at 48x48).
 SCALES: dict[str, Scale] = {
@@ -67,12 +83,20 @@ SCALES: dict[str, Scale] = {
 }
 
 
+def setup_name(name: str) -> str:
+    """The registry's spelling of a setup; an old spelling is accepted with a note on stderr,
+    anything else is refused naming the choices."""
+    if name in SETUPS:
+        return name
+    if name in OLD_NAMES:
+        print(f"note: setup {name!r} is now spelled {OLD_NAMES[name]!r}", file=sys.stderr)
+        return OLD_NAMES[name]
+    raise ValueError(f"unknown setup {name!r}; choose one of {', '.join(SETUPS)}")
+
+
 def preset_names(name: str) -> list[str]:
-    if name == "all":
-        return list(PRESETS)
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)} or all")
-    return [name]
+    """Setup names for ``name`` (one setup, or ``all``)."""
+    return list(SETUPS) if name == "all" else [setup_name(name)]
 
 
 def preset_configs(
@@ -108,8 +132,9 @@ def preset_configs(
     sizes = SCALES[scale]
     out_dir = Path(out_dir)
     jobs = []
-    for preset_name in preset_names(name):
-        preset = PRESETS[preset_name]
+    for setup in preset_names(name):
+        preset = SETUPS[setup]
+        preset_name = preset.name
         for role, source, episodes, save_all, role_seed, end_on_done in (
             ("prior", preset.prior, prior_episodes or sizes.prior_episodes, prior_save_all, seed,
              True),

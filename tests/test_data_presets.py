@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from data_collection.presets import PRESETS, SCALES, preset_configs
+from data_collection.presets import SCALES, SETUPS, preset_configs
 
 
 def test_presets_pair_prior_and_task_sources(tmp_path):
@@ -21,12 +25,38 @@ def test_presets_pair_prior_and_task_sources(tmp_path):
         assert cfg.save_all == label.endswith("task")  # task data keeps failures
         assert cfg.out.name == label.replace(" ", "_") + ".h5"
     assert cd_prior.episodes == SCALES["quick"].prior_episodes
-    paper = dict(preset_configs("closed_drawer", tmp_path, scale="paper"))
+    paper = dict(preset_configs("closed-drawer", tmp_path, scale="paper"))
     assert paper["closed_drawer prior"].episodes == SCALES["paper"].prior_episodes
-    assert set(PRESETS) == {"closed_drawer", "blocked_by_drawer", "blocked_by_object",
-                            "pick_place"}
-    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+    assert set(SETUPS) == {"closed-drawer", "blocked-drawer", "blocked-object", "pick-place"}
+    with pytest.raises(ValueError, match="unknown setup 'nope'; choose one of closed-drawer"):
         preset_configs("nope", tmp_path)
+
+
+def test_one_setup_spelling_across_commands(tmp_path, capsys):
+    """collect, train and the stitching benchmark take the same names from one registry; the
+    old underscore spelling still works, with a note naming the new one."""
+    from cog.cli import build_parser
+    from cog.config import config_for_setup
+
+    parser = build_parser()
+    for setup, preset in SETUPS.items():
+        assert parser.parse_args(["collect", "--setup", setup]).preset == setup
+        assert parser.parse_args(["train", "--setup", setup]).setup == setup
+        assert config_for_setup(setup).eval_env == preset.eval_env == preset.prior.env_id
+    assert parser.parse_args(["collect", "--preset", "blocked_by_drawer"]).preset == \
+        "blocked-drawer"
+    assert "now spelled 'blocked-drawer'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--setup", "closed_drawr"])
+    assert "unknown setup 'closed_drawr'; choose one of closed-drawer" in capsys.readouterr().err
+    stitching = Path(__file__).resolve().parents[1] / "benchmarks" / "stitching.py"
+    res = subprocess.run([sys.executable, str(stitching), "--setup", "closed_drawr"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert "unknown setup 'closed_drawr'; choose one of closed-drawer" in res.stderr
+    # The old names stay the file stems, so existing data directories keep working.
+    assert dict(preset_configs("pick_place", tmp_path))["pick_place task"].out.name == \
+        "pick_place_task.h5"
 
 
 def test_prior_save_all_keeps_failed_prior_attempts_as_cog_released(tmp_path):
@@ -46,7 +76,7 @@ def test_collect_cli_save_all_reaches_the_preset_prior(tmp_path, monkeypatch):
 
     monkeypatch.setattr(collect_mod, "collect", fake_collect)
     with pytest.raises(SystemExit):
-        main(["collect", "--preset", "closed_drawer", "--out-dir", str(tmp_path), "--save-all",
+        main(["collect", "--setup", "closed-drawer", "--out-dir", str(tmp_path), "--save-all",
               "--no-progress"])
     assert seen and seen[0].out.name == "closed_drawer_prior.h5" and seen[0].save_all
 
@@ -60,7 +90,7 @@ def test_closed_drawer_preset_has_the_reward_structure_cog_needs(tmp_path):
     from data_collection.collect import default_env_factory
     from data_collection.rollout import episode_seeds, run_episode
 
-    code = cli_main(["collect", "--preset", "closed_drawer", "--out-dir", str(tmp_path),
+    code = cli_main(["collect", "--setup", "closed-drawer", "--out-dir", str(tmp_path),
                      "--prior-episodes", "3", "--task-episodes", "8", "--no-progress"])
     assert code == 0
     prior = load_dataset(tmp_path / "closed_drawer_prior.h5")
@@ -103,13 +133,13 @@ def test_closed_drawer_preset_has_the_reward_structure_cog_needs(tmp_path):
 
 
 def test_irrelevant_fraction_mixes_distractors_into_the_prior_only(tmp_path):
-    jobs = dict(preset_configs("closed_drawer", tmp_path, irrelevant_fraction=0.5))
+    jobs = dict(preset_configs("closed-drawer", tmp_path, irrelevant_fraction=0.5))
     prior, task = jobs["closed_drawer prior"], jobs["closed_drawer task"]
     assert prior.policy_name == "mix:drawer_open:0.5"
     assert prior.out.name == "closed_drawer_prior_irr50.h5"
     assert task.policy_name == "grasp" and task.out.name == "closed_drawer_task.h5"
     with pytest.raises(ValueError, match="irrelevant fraction"):
-        preset_configs("closed_drawer", tmp_path, irrelevant_fraction=1.5)
+        preset_configs("closed-drawer", tmp_path, irrelevant_fraction=1.5)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])

@@ -6,6 +6,9 @@ import argparse
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    from cog.cli import setup_or_all_arg
+    from data_collection.presets import SETUPS
+
     p = subparsers.add_parser(
         "collect",
         help="collect scripted datasets into HDF5 (in parallel on Ray, resumable)",
@@ -33,10 +36,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     pre = p.add_argument_group("preset")
     pre.add_argument(
-        "--preset",
-        help="closed_drawer, blocked_by_drawer, blocked_by_object, pick_place or all",
+        "--preset", "--setup", dest="preset", type=setup_or_all_arg, metavar="SETUP",
+        help=f"one of the COG setups ({', '.join(SETUPS)}) or all",
     )
-    pre.add_argument("--out-dir", help="directory for <preset>_prior.h5 and <preset>_task.h5")
+    pre.add_argument("--out-dir", help="directory for the setup's datasets, e.g. "
+                                       "closed_drawer_prior.h5 and closed_drawer_task.h5")
     pre.add_argument(
         "--scale", default="quick", choices=["quick", "paper"],
         help="dataset sizes: quick (100+100 episodes, minutes) or paper (5000+5000)",

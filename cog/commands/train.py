@@ -9,7 +9,9 @@ from pathlib import Path
 
 
 def add_parsers(subparsers) -> None:
-    from cog.config import SETUPS, TrainConfig
+    from cog.cli import setup_arg
+    from cog.config import TrainConfig
+    from data_collection.presets import SETUPS
 
     p = subparsers.add_parser(
         "train", help="train CQL / offline SAC / BC on prior + task datasets",
@@ -18,8 +20,9 @@ def add_parsers(subparsers) -> None:
     )
     p.add_argument("--out", help="new run directory")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    p.add_argument("--setup", choices=sorted(SETUPS),
-                   help="one of the four COG setups (fixes --eval-env)")
+    p.add_argument("--setup", type=setup_arg, metavar="SETUP",
+                   help=f"one of the COG setups: {', '.join(SETUPS)} (fixes --eval-env and "
+                        "checks that the data came from the setup's envs)")
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -85,11 +88,10 @@ def resume_overrides(args) -> dict:
 def check_setup_data(setup: str, cfg) -> None:
     """The datasets must come from the setup's envs: PickPlace task data given to
     --setup closed-drawer would train without a word and evaluate on the wrong task."""
-    from cog.experiments import DATA_PRESETS
     from data_collection.hdf5_format import read_attrs
-    from data_collection.presets import PRESETS
+    from data_collection.presets import SETUPS
 
-    preset = PRESETS[DATA_PRESETS[setup]]
+    preset = SETUPS[setup]
     for role, path, source in (("task", cfg.task, preset.task), ("prior", cfg.prior,
                                                                   preset.prior)):
         if not path:
