@@ -15,6 +15,37 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2, no traceback."""
 
 
+def old_flag(parser, old: str, new: str, dest: str, const=None, type=None) -> None:
+    """Keep a documented old spelling working: hidden from --help, it stores into ``dest``
+    and prints a one-line note naming the new flag. ``const`` makes it a switch (no value)."""
+
+    class _Old(argparse.Action):
+        def __call__(self, p, namespace, values, option_string=None):
+            print(f"note: {old} is now {new}", file=sys.stderr)
+            if const is not None:
+                values = const
+            elif type is not None:
+                try:
+                    values = type(values)
+                except (argparse.ArgumentTypeError, ValueError) as exc:
+                    raise argparse.ArgumentError(self, str(exc)) from None
+            setattr(namespace, dest, values)
+
+    parser.add_argument(old, action=_Old, nargs=0 if const is not None else None,
+                        help=argparse.SUPPRESS)
+
+
+def progress_arg(parser) -> None:
+    """The one progress flag: bars on stderr when it is a terminal, unless told otherwise."""
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bars on stderr (default: only when it is a terminal)")
+
+
+def show_progress(args) -> bool:
+    flag = getattr(args, "progress", None)
+    return sys.stderr.isatty() if flag is None else bool(flag)
+
+
 def setup_arg(name: str) -> str:
     """argparse ``type=`` for every --setup flag: the registry's spelling, one clear error."""
     from data_collection.presets import setup_name

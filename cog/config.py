@@ -46,30 +46,30 @@ class TrainConfig:
     prior: str = ""  # prior HDF5 path; empty = task data only (the task-only baseline)
     task: str = ""  # task HDF5 path
     eval_env: str = ""  # gymnasium id; empty = no evaluation
-    steps: int = 100_000
-    seed: int = 0
+    steps: int = 100_000  # gradient steps in all (BC warm-up included)
+    seed: int = 0  # seeds the networks, the batches and the augmentation
 
     # --- data -----------------------------------------------------------------------------
     relabel_prior_rewards: bool = True  # COG: every prior reward becomes prior_reward_value
-    prior_reward_value: float = 0.0
+    prior_reward_value: float = 0.0  # the reward prior transitions are relabelled to
     mixing: str = "proportional"  # proportional to dataset sizes (COG) | fixed task fraction
     task_fraction: float = 0.5  # used when mixing == "fixed"
     bc_data: str = "all"  # bc only: task | all | success (successful episodes of both files)
     augment: bool = True  # pad + random crop, images only
-    augment_pad: int = 4
+    augment_pad: int = 4  # pixels of replicate padding before the random crop
     image_use_state: bool = False  # also feed the 10-D state to image networks
     normalize_state: bool = True  # state/thumb presets: standardise the state with data stats
 
     # --- optimisation ---------------------------------------------------------------------
-    batch_size: int = 256
-    discount: float = 0.99
+    batch_size: int = 256  # transitions per gradient step (COG: 256)
+    discount: float = 0.99  # gamma in the TD target
     # n-step returns in the TD target (1 = COG). Longer returns carry reward back through
     # the prior data in fewer target-network updates, at the price of using the data's own
     # actions for the first n-1 steps: a named option, not COG's algorithm.
     n_step: int = 1
-    polyak_tau: float = 5e-3
-    policy_lr: float = 1e-4
-    q_lr: float = 3e-4
+    polyak_tau: float = 5e-3  # target network: t <- t + tau (online - t) every step
+    policy_lr: float = 1e-4  # Adam learning rate of the policy (COG: 1e-4)
+    q_lr: float = 3e-4  # Adam learning rate of the Q networks (COG: 3e-4)
     entropy_lr: float = 1e-4  # COG's code steps the temperature with the policy lr
     auto_entropy: bool = True  # target entropy = -action_dim
     entropy_alpha: float = 0.0  # the fixed entropy coefficient when auto_entropy is off
@@ -87,31 +87,31 @@ class TrainConfig:
     cql_alpha: float = 1.0  # weight of the conservative term (0 = offline SAC)
     cql_n_actions: int = 1  # N actions of each kind (uniform, pi(s), pi(s')) in the logsumexp
     lagrange: bool = False  # learn alpha >= 0 so the CQL gap stays near lagrange_tau
-    lagrange_tau: float = 5.0
-    lagrange_lr: float = 3e-4
+    lagrange_tau: float = 5.0  # the CQL gap the Lagrange variant aims for
+    lagrange_lr: float = 3e-4  # Adam learning rate of the Lagrange multiplier
     max_backup: bool = False  # y uses max over cql_n_actions next actions
     bc_warmup_steps: int = 10_000  # policy loss is behaviour cloning for the first K steps
 
     # --- run ------------------------------------------------------------------------------
-    checkpoint_every: int = 5_000
-    eval_every: int = 1_000
+    checkpoint_every: int = 5_000  # steps between checkpoints (a crash loses at most these)
+    eval_every: int = 1_000  # steps between evaluations in eval_env
     # > 0: evaluate every this many minutes of training time instead of every eval_every
     # steps (a wall-clock schedule, for comparing configurations of different speeds).
     eval_every_minutes: float = 0.0
     # > 0: stop (with a checkpoint) after this many minutes of training time, counted across
     # resumes; evaluation time is not counted.
     time_limit_minutes: float = 0.0
-    eval_episodes: int = 5
-    eval_ray: bool = False
-    eval_gif: bool = True
+    eval_episodes: int = 5  # seeded episodes per evaluation
+    eval_workers: int = 1  # 1 = in this process; N > 1 = N Ray workers; 0 = one per CPU
+    eval_gif: bool = True  # write each evaluation's first episode to videos/eval_STEP.gif
     # tanh(mean) as COG does; False samples the policy (seeded per episode), which helps when
     # the same observation means "wait" in some demonstrations and "close" in others.
     eval_deterministic: bool = True
-    log_every: int = 100
+    log_every: int = 100  # steps between rows of train.csv and TensorBoard
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     deterministic: bool = False  # torch.use_deterministic_algorithms (for exact resume tests)
-    progress: bool = True
+    progress: bool = True  # a progress bar on stderr (cog train: only on a terminal)
 
     def resolved_net(self) -> str:
         if self.net != "auto":
@@ -148,8 +148,10 @@ class TrainConfig:
             raise ValueError(f"config discount={self.discount!r} must be in (0, 1]")
         if self.cql_alpha < 0:
             raise ValueError(f"config cql_alpha={self.cql_alpha!r} must be >= 0")
-        if self.eval_ray and not self.eval_deterministic:
-            raise ValueError("eval_ray runs the exported (deterministic) policy: "
+        if self.eval_workers < 0:
+            raise ValueError(f"config eval_workers={self.eval_workers!r} must be >= 0")
+        if self.eval_workers != 1 and not self.eval_deterministic:
+            raise ValueError("eval_workers != 1 runs the exported (deterministic) policy: "
                              "use it with eval_deterministic=True")
         if self.bellman_weight <= 0:
             raise ValueError(f"config bellman_weight={self.bellman_weight!r} must be > 0")
@@ -168,6 +170,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        if "eval_ray" in data:  # runs saved before eval_workers: True meant one per CPU
+            data = dict(data)
+            data.setdefault("eval_workers", 0 if data.pop("eval_ray") else 1)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -189,6 +194,28 @@ class TrainConfig:
         if not isinstance(data, dict):
             raise ValueError(f"config file {path} does not hold a JSON object")
         return cls.from_dict(data)
+
+
+def field_help() -> dict[str, str]:
+    """One line of help per TrainConfig field, read from the comments in its declaration (the
+    comment on the field's line, else the comment block just above it), so ``cog train
+    --help`` and the code never disagree."""
+    import inspect
+    import re
+
+    helps, block = {}, []
+    for line in inspect.getsource(TrainConfig).splitlines():
+        text = line.strip()
+        if text.startswith("# ---"):
+            block = []
+        elif text.startswith("#"):
+            block.append(text.lstrip("# "))
+        elif m := re.match(r"(\w+): [^=]+=[^#]*(?:#\s*(.*))?$", text):
+            helps[m.group(1)] = m.group(2) or " ".join(block)
+            block = []
+        else:
+            block = []
+    return helps
 
 
 def config_for_setup(setup: str, **overrides: Any) -> TrainConfig:

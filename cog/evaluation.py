@@ -122,23 +122,17 @@ def check_image_size(dataset_image_size: int, env, what: str = "dataset") -> Non
         )
 
 
-def run_episode(env, policy, seed: int, record: bool = False) -> tuple[bool, bool, float, list]:
-    """(success, any_success, return, frames); frames are the env's renders when it renders,
-    else the policy's images (empty unless ``record``)."""
-    from policies.evaluate import play_episode
-
-    ep = play_episode(env, policy, seed, record=record)
-    return ep.success, ep.any_success, ep.total_reward, ep.big_frames or ep.frames
-
-
 def evaluate(policy, env_id: str, episodes: int, *, obs_kind: str = "image",
              gif_path: str | os.PathLike | None = None, base_seed: int = EVAL_BASE_SEED,
-             use_ray: bool = False, policy_bytes: bytes | None = None) -> EvalResult:
+             workers: int = 1, policy_bytes: bytes | None = None) -> EvalResult:
     """Run ``episodes`` seeded episodes; record the first one to ``gif_path``.
 
-    With ``use_ray``, ``policy_bytes`` (a TorchScript export, see ``cog.export``) is shipped
+    ``workers`` 1 runs in this process; N > 1 runs on N Ray workers (0: one per CPU), to which
+    ``policy_bytes`` (a TorchScript export, see ``cog.export``) is shipped
     to Ray workers, which rebuild the policy with ``torch.jit.load``: no pickled objects.
     """
+    from policies.evaluate import play_episode
+
     if episodes <= 0:
         raise ValueError(f"episodes={episodes!r} must be > 0")
     results = []
@@ -146,25 +140,27 @@ def evaluate(policy, env_id: str, episodes: int, *, obs_kind: str = "image",
     if gif_path is not None:
         env = make_env(env_id, obs_kind, record=True)
         try:
-            s, a, r, frames = run_episode(env, policy, base_seed, record=True)
+            ep = play_episode(env, policy, base_seed, record=True)
         finally:
             env.close()
         from envs.video import save_gif
 
-        save_gif(frames, gif_path, fps=10)
-        results.append((s, a, r))
+        # the env's renders when it renders, else the policy's own images
+        save_gif(ep.big_frames or ep.frames, gif_path, fps=10)
+        results.append(_summary(ep))
         start = 1
     seeds = [base_seed + k for k in range(start, episodes)]
-    if seeds and use_ray:
+    if workers < 0:
+        raise ValueError(f"workers={workers!r} must be >= 0")
+    if seeds and workers != 1:
         if policy_bytes is None:
             raise ValueError("evaluation on Ray needs the exported policy bytes")
-        results += _evaluate_on_ray(policy_bytes, env_id, obs_kind, seeds)
+        results += _evaluate_on_ray(policy_bytes, env_id, obs_kind, seeds, workers)
     elif seeds:
         env = make_env(env_id, obs_kind)
         try:
             for seed in seeds:
-                s, a, r, _ = run_episode(env, policy, seed)
-                results.append((s, a, r))
+                results.append(_summary(play_episode(env, policy, seed)))
         finally:
             env.close()
     succ = [r[0] for r in results]
@@ -177,25 +173,33 @@ def evaluate(policy, env_id: str, episodes: int, *, obs_kind: str = "image",
     )
 
 
+def _summary(ep) -> tuple[bool, bool, float]:
+    """(success, success at any step, return): what evaluation keeps of an episode."""
+    return ep.success, ep.any_success, ep.total_reward
+
+
 def _ray_episodes(policy_bytes: bytes, env_id: str, obs_kind: str, seeds: list[int]):
     from cog.export import ExportedPolicy
+    from policies.evaluate import play_episode
 
     torch.set_num_threads(1)
     policy = ExportedPolicy.from_bytes(policy_bytes)
     env = make_env(env_id, obs_kind)
     try:
-        return [run_episode(env, policy, seed)[:3] for seed in seeds]
+        return [_summary(play_episode(env, policy, seed)) for seed in seeds]
     finally:
         env.close()
 
 
-def _evaluate_on_ray(policy_bytes: bytes, env_id: str, obs_kind: str, seeds: list[int]):
+def _evaluate_on_ray(policy_bytes: bytes, env_id: str, obs_kind: str, seeds: list[int],
+                     workers: int):
     import ray
 
     if not ray.is_initialized():
         ray.init(num_cpus=max(1, os.cpu_count() or 1), include_dashboard=False,
                  log_to_driver=False)
-    workers = max(1, min(len(seeds), int(ray.available_resources().get("CPU", 1))))
+    cpus = int(ray.available_resources().get("CPU", 1))
+    workers = max(1, min(len(seeds), cpus if workers == 0 else workers))
     chunks = [seeds[i::workers] for i in range(workers)]
     remote = ray.remote(num_cpus=1)(_ray_episodes)
     ref = ray.put(policy_bytes)

@@ -268,7 +268,7 @@ class Trainer:
         cfg = self.cfg
         gif = self.run_dir / "videos" / f"eval_{self.step:08d}.gif" if cfg.eval_gif else None
         policy_bytes = None
-        if cfg.eval_ray:
+        if cfg.eval_workers != 1:
             from cog.export import export_bytes
 
             policy_bytes = export_bytes(self.nets, cfg, self.step)
@@ -276,7 +276,7 @@ class Trainer:
         self.nets.eval()
         try:
             res = evaluate(self.policy(), cfg.eval_env, cfg.eval_episodes, obs_kind=cfg.obs,
-                           gif_path=gif, use_ray=cfg.eval_ray, policy_bytes=policy_bytes)
+                           gif_path=gif, workers=cfg.eval_workers, policy_bytes=policy_bytes)
         finally:
             self.nets.train()
         self.last_success = res.success_rate

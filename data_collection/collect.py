@@ -28,7 +28,7 @@ from data_collection.hdf5_format import (
     save_dataset,
 )
 from data_collection.lock import exclusive_lock
-from data_collection.rollout import episode_seeds, run_episode, success_key_of
+from data_collection.rollout import episode_seeds, record_episode, success_key_of
 from envs.atomic import write_text_atomic
 
 EnvFactory = Callable[[str, int, dict], Any]  # (env_id, image_size, env_kwargs) -> env
@@ -184,8 +184,8 @@ class ShardCollector:
         episodes = []
         for i in range(shard.first_episode, shard.first_episode + shard.count):
             env_seed, policy_seed = episode_seeds(cfg.seed, i)
-            episode = run_episode(self.env, self.policy, env_seed, policy_seed,
-                                  end_on_done=cfg.end_on_done)
+            episode = record_episode(self.env, self.policy, env_seed, policy_seed,
+                                     end_on_done=cfg.end_on_done)
             episodes.append(episode)
             if on_episode is not None:
                 on_episode(episode.success)

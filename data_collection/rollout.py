@@ -1,4 +1,4 @@
-"""Running one scripted episode: seeding, the step loop, and the policy's own success test."""
+"""Recording one scripted episode: its seeds, its transitions and the policy's own success test."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import numpy as np
 from data_collection.episodes import Episode
 
 DEFAULT_SUCCESS_KEY = "is_success"
-# Safety net for an env that never truncates; COG horizons are 30-80 steps.
-MAX_EPISODE_STEPS = 10_000
 
 
 def episode_seeds(seed: int, episode_index: int) -> tuple[int, int]:
@@ -38,49 +36,41 @@ def _obs_parts(obs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             objects)
 
 
-def run_episode(env: Any, policy: Any, env_seed: int, policy_seed: int,
-                end_on_done: bool = False) -> Episode:
-    """Reset env and policy with the given seeds and step until the env ends the episode.
+def record_episode(env: Any, policy: Any, env_seed: int, policy_seed: int,
+                   end_on_done: bool = False) -> Episode:
+    """One episode of ``policies.evaluate.play_episode`` (the project's one loop), recorded
+    as an Episode: every observation, the executed action, reward and end flags.
 
-    ``end_on_done`` also ends it as soon as the policy reports ``done`` (a scripted expert
-    that has finished its sub-task), before it would idle; the last transition is then
-    marked as a timeout, as at the horizon, so learners bootstrap from the final state.
+    ``end_on_done`` ends the episode when the expert has finished its sub-task, before it
+    would idle; the last transition is then marked as a timeout, as at the horizon, so
+    learners bootstrap from the final state.
 
     Rewards are stored exactly as the env gave them (relabelling is the trainer's job).
     ``success`` is the policy's own criterion (``policy.succeeded(info)``, by default
     ``info[policy.success_key]``) at the last step,
     so prior data (whose env reward is ~always 0) can still be filtered for success."""
-    obs, info = env.reset(seed=env_seed)
-    policy.reset(seed=policy_seed)
-    key = success_key_of(policy)  # after reset: a prior mixture picks its expert there
+    from policies.evaluate import play_episode
+
     images, states, objects = [], [], []
     actions, rewards, terminals, timeouts = [], [], [], []
-    image, state, obj = _obs_parts(obs)
-    images.append(image)
-    states.append(state)
-    objects.append(obj)
-    for _ in range(MAX_EPISODE_STEPS):
-        action = np.asarray(policy.act(obs, info), dtype=np.float32)
-        if end_on_done and actions and getattr(policy, "done", False):
-            timeouts[-1] = True
-            break
-        if action.ndim != 1:
-            raise ValueError(f"policy returned an action of shape {action.shape}")
-        # The env clips finite out-of-range actions; store what it actually executed.
-        action = np.clip(action, -1.0, 1.0)
-        obs, reward, terminated, truncated, info = env.step(action)
+
+    def on_step(obs, action, reward, terminated, truncated) -> None:
         image, state, obj = _obs_parts(obs)
         images.append(image)
         states.append(state)
         objects.append(obj)
-        actions.append(action)
-        rewards.append(float(reward))
-        terminals.append(bool(terminated))
-        timeouts.append(bool(truncated) and not bool(terminated))
-        if terminated or truncated:
-            break
-    else:
-        raise ValueError(f"the env did not end an episode within {MAX_EPISODE_STEPS} steps")
+        if action is not None:
+            actions.append(action)
+            rewards.append(reward)
+            terminals.append(terminated)
+            timeouts.append(truncated and not terminated)
+
+    outcome = play_episode(env, policy, env_seed, policy_seed=policy_seed,
+                           end_on_done=end_on_done, on_step=on_step)
+    if outcome.ended_by_policy:
+        timeouts[-1] = True
+    key = success_key_of(policy)  # after reset: a prior mixture picks its expert there
+    info = outcome.info
     if key not in info:
         raise ValueError(
             f"the policy's success key {key!r} is not in the env's info "

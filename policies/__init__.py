@@ -28,5 +28,25 @@ def make_policy(name: str, noise: float = 0.1, seed: int | None = None) -> Scrip
     return EXPERTS[name](noise=noise, seed=seed)
 
 
-__all__ = ["DEFAULT_ENV", "POLICY_NAMES", "Policy", "ScriptedExpert", "make_policy"]
+def load_policy(spec: str, noise: float = 0.1, seed: int | None = None):
+    """What every ``--policy`` flag means: an expert name (``make_policy``) or the path of an
+    exported learned policy (``cog export``). Returns (policy, is_scripted). The older
+    ``scripted:NAME`` spelling still works, with a note."""
+    import sys
+    from pathlib import Path
+
+    if spec.startswith("scripted:"):
+        spec = spec.split(":", 1)[1]
+        print(f"note: --policy scripted:{spec} is now --policy {spec}", file=sys.stderr)
+        return make_policy(spec, noise=noise, seed=seed), True
+    if Path(spec).is_file():
+        return load_exported(spec), False
+    if spec in EXPERTS or spec.startswith("mix:"):
+        return make_policy(spec, noise=noise, seed=seed), True
+    raise ValueError(f"--policy {spec!r} is neither an expert ({', '.join(POLICY_NAMES)}) nor "
+                     "an exported policy file")
+
+
+__all__ = ["DEFAULT_ENV", "POLICY_NAMES", "Policy", "ScriptedExpert", "load_policy",
+           "make_policy"]
 from policies.exported import load_exported  # noqa: E402,F401  (exported learned policies)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,13 @@ import numpy as np
 
 import envs
 from policies.base import Policy
+
+# Safety net for an env that never truncates; COG horizons are 30-80 steps.
+MAX_EPISODE_STEPS = 10_000
+
+# on_step(obs, action, reward, terminated, truncated): called with the first observation
+# (action None) and after every env step; data collection records transitions with it.
+StepHook = Callable[[Any, "np.ndarray | None", float, bool, bool], None]
 
 
 @dataclass
@@ -18,18 +26,29 @@ class EpisodeOutcome:
     total_reward: float
     frames: list[np.ndarray] = field(default_factory=list)  # policy images, if recorded
     big_frames: list[np.ndarray] = field(default_factory=list)  # env.render(), if it renders
+    steps: int = 0
+    ended_by_policy: bool = False  # end_on_done: the expert finished before the horizon
+    info: dict[str, Any] = field(default_factory=dict)  # the env's info after the last step
 
 
-def play_episode(env, policy: Policy, seed: int, *, success_key: str = "is_success",
-                 record: bool = False) -> EpisodeOutcome:
-    """One episode: env and policy are both reset with ``seed``, so it is reproducible.
+def play_episode(env, policy: Policy, seed: int, *, policy_seed: int | None = None,
+                 success_key: str = "is_success", record: bool = False,
+                 end_on_done: bool = False, on_step: StepHook | None = None) -> EpisodeOutcome:
+    """The project's one episode loop (rollout, evaluation, data collection).
+
+    The env is reset with ``seed`` and the policy with ``policy_seed`` (default: the same), so
+    an episode is reproducible. Actions are clipped to [-1, 1], as the env would, so that what
+    ``on_step`` sees is what the env executed. ``end_on_done`` ends the episode as soon as the
+    policy reports ``done`` (a scripted expert that has finished its sub-task) after at least
+    one step, instead of letting it idle to the horizon.
 
     Success is ``info[success_key]``; an env that does not report ``is_success`` (a non-cog
-    gymnasium env) counts a positive reward as success.  With ``record``, the observation images are
-    kept and, when the env was made with ``render_mode="rgb_array"``, its renders as well.
+    gymnasium env) counts a positive reward as success.  With ``record``, the observation
+    images are kept and, when the env was made with ``render_mode="rgb_array"``, its renders
+    as well.
     """
     obs, info = env.reset(seed=seed)
-    policy.reset(seed=seed)
+    policy.reset(seed=seed if policy_seed is None else policy_seed)
     out = EpisodeOutcome(False, False, 0.0)
     renders = record and getattr(env, "render_mode", None) == "rgb_array"
 
@@ -39,15 +58,30 @@ def play_episode(env, policy: Policy, seed: int, *, success_key: str = "is_succe
         if renders:
             out.big_frames.append(np.asarray(env.render(), dtype=np.uint8))
 
-    while True:
+    if on_step is not None:
+        on_step(obs, None, 0.0, False, False)
+    for _ in range(MAX_EPISODE_STEPS):
         if record:
             keep(obs)
-        obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
+        action = np.asarray(policy.act(obs, info), dtype=np.float32)
+        if end_on_done and out.steps and getattr(policy, "done", False):
+            out.ended_by_policy = True
+            break
+        if action.ndim != 1:
+            raise ValueError(f"policy returned an action of shape {action.shape}")
+        action = np.clip(action, -1.0, 1.0)
+        obs, reward, terminated, truncated, info = env.step(action)
+        out.steps += 1
         out.total_reward += float(reward)
+        if on_step is not None:
+            on_step(obs, action, float(reward), bool(terminated), bool(truncated))
         out.success = _success(info, reward, success_key)
         out.any_success = out.any_success or out.success
         if terminated or truncated:
             break
+    else:
+        raise ValueError(f"the env did not end an episode within {MAX_EPISODE_STEPS} steps")
+    out.info = info
     if record:
         keep(obs)
     return out

@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 
 from envs.atomic import write_text_atomic
+from policies import load_policy
 from robot_interface.client import RobotClient
 
 
 @dataclass(frozen=True)
 class DeployConfig:
-    policy: str  # "scripted:NAME" or a path to an exported policy file (.pt)
+    policy: str  # an expert name (sim only) or a path to an exported policy file (.pt)
     robot: str = "tcp://127.0.0.1:5555"
     episodes: int = 1
     rate_hz: float = 5.0
@@ -39,25 +40,6 @@ class DeployConfig:
             raise ValueError(f"--rate must be positive, got {self.rate_hz}")
         if self.horizon is not None and self.horizon < 1:
             raise ValueError(f"--horizon must be at least 1, got {self.horizon}")
-
-
-def load_policy(spec: str, *, noise: float, seed: int):
-    """``scripted:NAME`` -> ``policies.make_policy``; a file path -> ``policies.load_exported``."""
-    import policies
-
-    if spec.startswith("scripted:"):
-        name = spec.split(":", 1)[1]
-        known = getattr(policies, "POLICY_NAMES", None)
-        if known is not None and name not in known:
-            raise ValueError(f"unknown scripted policy {name!r}; known: {', '.join(known)}")
-        return policies.make_policy(name, noise=noise, seed=seed), True
-    path = Path(spec)
-    if not path.exists():
-        raise FileNotFoundError(f"policy file {path} not found (or use scripted:NAME)")
-    loader = getattr(policies, "load_exported", None)
-    if loader is None:  # the package root may not re-export it yet
-        from policies.exported import load_exported as loader
-    return loader(path), False
 
 
 def latency_summary(seconds: list[float]) -> dict[str, float]:

@@ -88,7 +88,7 @@ def test_closed_drawer_preset_has_the_reward_structure_cog_needs(tmp_path):
     from cog.cli import main as cli_main
     from data_collection import load_dataset, validate_file
     from data_collection.collect import default_env_factory
-    from data_collection.rollout import episode_seeds, run_episode
+    from data_collection.rollout import episode_seeds, record_episode
 
     code = cli_main(["collect", "--setup", "closed-drawer", "--out-dir", str(tmp_path),
                      "--prior-episodes", "3", "--task-episodes", "8", "--no-progress"])
@@ -122,12 +122,12 @@ def test_closed_drawer_preset_has_the_reward_structure_cog_needs(tmp_path):
     policy = policies.make_policy("drawer_open", noise=0.1, seed=0)
     first_kept = int(np.flatnonzero(prior.success)[0])
     assert first_kept == 0
-    replay = run_episode(env, policy, *episode_seeds(0, 0), end_on_done=True)
+    replay = record_episode(env, policy, *episode_seeds(0, 0), end_on_done=True)
     t = int(prior.lengths[0])
     assert np.array_equal(replay.rewards, prior.rewards[:t])
     assert np.array_equal(replay.images, prior.images[: t + 1])
     # Without end_on_done the same seeds give the same start and then the idle tail.
-    full = run_episode(env, policy, *episode_seeds(0, 0))
+    full = record_episode(env, policy, *episode_seeds(0, 0))
     assert full.length == envs.horizon("cog/ClosedDrawerGrasp-v0") > t
     assert np.array_equal(full.images[: t + 1], replay.images)
 
@@ -166,14 +166,14 @@ def test_irrelevant_behaviours_run_to_their_end_without_solving_the_task(name, e
     import gymnasium
 
     import envs  # noqa: F401
-    from data_collection.rollout import run_episode
+    from data_collection.rollout import record_episode
     from policies import make_policy
 
     env = gymnasium.make(env_id)
     try:
         expert = make_policy(name, noise=0.1, seed=0)
         for k in range(2):
-            ep = run_episode(env, expert, 50 + k, 60 + k, end_on_done=True)
+            ep = record_episode(env, expert, 50 + k, 60 + k, end_on_done=True)
             info = env.unwrapped._info()
             assert ep.success and expert.done and check(info), (name, k)
             assert not info["is_success"]

@@ -60,7 +60,7 @@ def test_deploy_records_valid_hdf5_and_prints_success_rate(tmp_path, capsys):
     out = tmp_path / "real"
     with spawn_server(*SIM) as srv:
         code = main([
-            "deploy", "--policy", "scripted:grasp", "--robot", srv.endpoint, "--episodes", "2",
+            "deploy", "--policy", "grasp", "--robot", srv.endpoint, "--episodes", "2",
             "--rate", "100", "--out", str(out), "--noise", "0.0", "--timeout", "10",
         ])
         assert code == 0
@@ -69,13 +69,13 @@ def test_deploy_records_valid_hdf5_and_prints_success_rate(tmp_path, capsys):
         ds = load_dataset(out / "rollouts.h5")
         assert ds.num_episodes == 2 and ds.num_transitions == 60
         assert ds.images.shape == (62, 48, 48, 3)
-        assert ds.attrs["env_id"] == TASK and ds.attrs["policy_name"] == "scripted:grasp"
+        assert ds.attrs["env_id"] == TASK and ds.attrs["policy_name"] == "grasp"
         assert ds.success.all() and ds.timeouts.sum() == 2
         summary = json.loads((out / "summary.json").read_text())
         assert summary["act_latency"]["n"] == 60
 
         # an interrupted run is resumed, never silently overwritten
-        base = ["deploy", "--policy", "scripted:grasp", "--robot", srv.endpoint, "--rate", "100",
+        base = ["deploy", "--policy", "grasp", "--robot", srv.endpoint, "--rate", "100",
                 "--out", str(out), "--noise", "0.0", "--timeout", "10", "--episodes", "3"]
         assert main(base) == 2
         assert "--resume" in capsys.readouterr().err
@@ -87,7 +87,7 @@ def test_deploy_records_valid_hdf5_and_prints_success_rate(tmp_path, capsys):
 
         # --dry-run computes and logs actions but sends none: the server counts no steps
         dry = tmp_path / "dry"
-        assert main(["deploy", "--policy", "scripted:grasp", "--robot", srv.endpoint,
+        assert main(["deploy", "--policy", "grasp", "--robot", srv.endpoint,
                      "--rate", "100", "--out", str(dry), "--dry-run", "--horizon", "5"]) == 0
         lines = (dry / "dry_run_actions.jsonl").read_text().splitlines()
         assert len(lines) == 5 and len(json.loads(lines[0])["action"]) == 8
@@ -99,11 +99,11 @@ def test_deploy_records_valid_hdf5_and_prints_success_rate(tmp_path, capsys):
 def test_deploy_rejects_unknown_policy_and_scripted_on_real_robot(tmp_path, capsys):
     from cog.cli import main
 
-    assert main(["deploy", "--policy", "scripted:nope", "--out", str(tmp_path)]) == 2
-    assert "unknown scripted policy" in capsys.readouterr().err
+    assert main(["deploy", "--policy", "nope", "--out", str(tmp_path)]) == 2
+    assert "--policy 'nope' is neither an expert" in capsys.readouterr().err
     assert main(["deploy", "--policy", str(tmp_path / "missing.pt"), "--out", str(tmp_path)]) == 2
     with spawn_server("--backend", "fake", "--rate", "50") as srv:
-        code = main(["deploy", "--policy", "scripted:grasp", "--robot", srv.endpoint,
+        code = main(["deploy", "--policy", "grasp", "--robot", srv.endpoint,
                      "--out", str(tmp_path), "--horizon", "3"])
         assert code == 2
         assert "privileged" in capsys.readouterr().err

@@ -67,7 +67,7 @@ def test_ray_evaluation_gives_the_same_result(tmp_path):
     data = export_bytes(nets, TrainConfig(obs="state"), 0)
     policy = TorchPolicy(CQL(nets, CQLConfig()), "state")
     local = evaluate(policy, LINE_ENV_SPEC, 4, obs_kind="state")
-    remote = evaluate(policy, LINE_ENV_SPEC, 4, obs_kind="state", use_ray=True,
+    remote = evaluate(policy, LINE_ENV_SPEC, 4, obs_kind="state", workers=2,
                       policy_bytes=data)
     assert local.successes == remote.successes
     assert local.mean_return == pytest.approx(remote.mean_return)

@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    from cog.cli import setup_or_all_arg
+    from cog.cli import old_flag, progress_arg, setup_or_all_arg
     from data_collection.presets import SETUPS
 
     p = subparsers.add_parser(
@@ -21,7 +21,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     one = p.add_argument_group("one dataset")
     one.add_argument("--env", help="env id, e.g. cog/ClosedDrawerGrasp-v0")
-    one.add_argument("--policy", help="scripted expert name, e.g. drawer_open")
+    one.add_argument("--policy", help="an expert name, e.g. drawer_open (see `cog envs`)")
     one.add_argument("--episodes", type=int, default=100, help="episodes to attempt (100)")
     one.add_argument("--out", help="output file, FILE.h5")
     p.add_argument(
@@ -36,9 +36,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     pre = p.add_argument_group("preset")
     pre.add_argument(
-        "--preset", "--setup", dest="preset", type=setup_or_all_arg, metavar="SETUP",
+        "--setup", dest="preset", type=setup_or_all_arg, metavar="SETUP",
         help=f"one of the COG setups ({', '.join(SETUPS)}) or all",
     )
+    old_flag(pre, "--preset", "--setup", "preset", type=setup_or_all_arg)
     pre.add_argument("--out-dir", help="directory for the setup's datasets, e.g. "
                                        "closed_drawer_prior.h5 and closed_drawer_task.h5")
     pre.add_argument(
@@ -64,7 +65,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--codec", default="lzf", choices=["lzf", "gzip", "none"], help="(lzf)")
     p.add_argument("--keep-shards", action="store_true", help="keep OUT.shards/ after merging")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    progress_arg(p)
     p.set_defaults(func=run_collect)
 
 
@@ -81,7 +82,7 @@ def _describe(result) -> str:
 
 
 def run_collect(args: argparse.Namespace) -> int:
-    from cog.cli import CliError
+    from cog.cli import CliError, show_progress
     from data_collection.collect import CollectConfig, CollectionError, collect
 
     common = dict(
@@ -136,7 +137,7 @@ def run_collect(args: argparse.Namespace) -> int:
         if label:
             print(f"{label}: {cfg.policy_name} in {cfg.env_id}, {cfg.episodes} episodes")
         try:
-            result = collect(cfg, progress=not args.no_progress)
+            result = collect(cfg, progress=show_progress(args))
         except CollectionError as exc:
             raise CliError(str(exc)) from None
         done[key] = cfg.out

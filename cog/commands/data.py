@@ -6,6 +6,8 @@ import argparse
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    from cog.cli import old_flag
+
     p = subparsers.add_parser("data", help="inspect, validate, merge and export datasets")
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
 
@@ -23,7 +25,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     vid.add_argument("--episode", type=int, default=0, help="episode index (0)")
     vid.add_argument("--out", required=True, help="output .gif")
     vid.add_argument("--fps", type=float, default=10.0)
-    vid.add_argument("--scale", type=int, default=4, help="pixel upscaling factor (4)")
+    vid.add_argument("--zoom", type=int, default=4, help="pixel upscaling factor (4)")
+    old_flag(vid, "--scale", "--zoom", "zoom", type=int)
     vid.set_defaults(func=run_video)
 
     mer = sub.add_parser("merge", help="concatenate compatible files")
@@ -89,7 +92,7 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_video(args: argparse.Namespace) -> int:
     from data_collection.video import write_episode_gif
 
-    n = write_episode_gif(args.file, args.episode, args.out, fps=args.fps, scale=args.scale)
+    n = write_episode_gif(args.file, args.episode, args.out, fps=args.fps, scale=args.zoom)
     print(f"wrote {args.out}: episode {args.episode}, {n} frames")
     return 0
 

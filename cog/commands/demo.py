@@ -10,19 +10,23 @@ from __future__ import annotations
 
 
 def add_parsers(subparsers) -> None:
+    from cog.cli import old_flag, progress_arg
+
     p = subparsers.add_parser("demo", help="collect, train COG and a baseline, evaluate, report")
     p.add_argument("--out", default="runs/demo", help="output folder (report.md, PNG, GIFs)")
     p.add_argument("--steps", type=int, default=12000, help="gradient steps per method")
-    p.add_argument("--obs", choices=["state", "thumb"], default="state",
-                   help="state: proprioception + object state (default); thumb: proprioception "
-                        "+ an 8x8 camera thumbnail")
+    p.add_argument("--net", choices=["state", "thumb"], default="state",
+                   help="network preset: state reads proprioception + object state (default); "
+                        "thumb reads proprioception + an 8x8 camera thumbnail")
+    old_flag(p, "--obs", "--net", "net")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--episodes", type=int, default=300, help="prior and task episodes each")
     p.add_argument("--eval-episodes", type=int, default=20)
-    p.add_argument("--jobs", type=int, default=2, help="runs trained at once (processes)")
+    p.add_argument("--workers", type=int, default=2, help="runs trained at once (2)")
+    old_flag(p, "--jobs", "--workers", "workers", type=int)
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads per run (1 is fastest for the small state networks)")
-    p.add_argument("--no-progress", action="store_true")
+    progress_arg(p)
     p.set_defaults(func=run)
 
 
@@ -30,6 +34,7 @@ def run(args) -> int:
     import time
     from dataclasses import replace
 
+    from cog.cli import show_progress
     from cog.experiments import ExperimentConfig, run_experiment
 
     base = ExperimentConfig()
@@ -42,12 +47,12 @@ def run(args) -> int:
         task_episodes=args.episodes,
         eval_episodes=args.eval_episodes,
         eval_every=max(args.steps // 6, 1),
-        jobs=args.jobs,
+        jobs=args.workers,
         train=replace(base.train, steps=args.steps,
                       bc_warmup_steps=min(base.train.bc_warmup_steps, max(args.steps // 10, 1)),
                       checkpoint_every=max(args.steps // 6, 1), threads=args.threads,
-                      progress=not args.no_progress,
-                      **({"obs": "image", "net": "thumb"} if args.obs == "thumb" else {})),
+                      progress=show_progress(args),
+                      **({"obs": "image", "net": "thumb"} if args.net == "thumb" else {})),
     )
     t0 = time.perf_counter()
     summary = run_experiment(cfg)

@@ -10,7 +10,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "deploy", help="run a policy on a robot server (`cog robot serve`) and record rollouts"
     )
     p.add_argument(
-        "--policy", required=True, help="scripted:NAME (sim only) or an exported policy file"
+        "--policy", required=True,
+        help="an exported policy file (cog export), or an expert name (sim servers only)"
     )
     p.add_argument("--robot", default="tcp://127.0.0.1:5555", help="robot server endpoint")
     p.add_argument("--episodes", type=int, default=1)
@@ -23,7 +24,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--curve-keys", default=None, help="key directory from `cog robot keygen`")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
     p.add_argument("--image-size", type=int, default=48)
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
+    p.add_argument("--resume", nargs="?", const="", default=None, metavar="OUT",
+                   help="continue an interrupted run (in OUT, else in --out)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT/rollouts.h5")
     p.set_defaults(func=cmd_deploy)
 
@@ -37,7 +39,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         robot=args.robot,
         episodes=args.episodes,
         rate_hz=args.rate,
-        out=args.out,
+        out=args.resume or args.out,
         dry_run=args.dry_run,
         horizon=args.horizon,
         seed=args.seed,
@@ -45,7 +47,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         curve_keys=args.curve_keys,
         timeout_s=args.timeout,
         image_size=args.image_size,
-        resume=args.resume,
+        resume=args.resume is not None,
         overwrite=args.overwrite,
     )
     try:

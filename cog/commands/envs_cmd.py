@@ -13,7 +13,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "rollout", help="roll a policy out in an env: success rate, and a GIF of the first episode"
     )
     p.add_argument("--env", required=True, help="env id, e.g. cog/ClosedDrawerGrasp-v0")
-    p.add_argument("--policy", required=True, help="scripted expert name (see `cog envs`)")
+    p.add_argument("--policy", required=True,
+                   help="an expert name (see `cog envs`) or an exported policy file")
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise", type=float, default=0.1, help="Gaussian action noise std")
@@ -55,11 +56,11 @@ def _rollout(args: argparse.Namespace) -> int:
 
     import envs
     from envs.video import save_gif
-    from policies import make_policy
+    from policies import load_policy
     from policies.evaluate import rollout
 
     envs.horizon(args.env)  # unknown id -> clear error before any work
-    policy = make_policy(args.policy, noise=args.noise, seed=args.seed)
+    policy, _ = load_policy(args.policy, noise=args.noise, seed=args.seed)
     want_video = args.video is not None
     result = rollout(
         args.env,
@@ -72,7 +73,7 @@ def _rollout(args: argparse.Namespace) -> int:
         env_kwargs={"image_size": args.image_size},
         progress=True,
     )
-    key = args.success_key or policy.success_key
+    key = args.success_key or getattr(policy, "success_key", "is_success")
     print(
         f"{args.policy} in {args.env}: success ({key}) {result.success_rate:.2f} "
         f"over {args.episodes} episodes (seed {args.seed}, noise {args.noise})"

@@ -6,6 +6,8 @@ import argparse
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    from cog.cli import old_flag
+
     robot = subparsers.add_parser("robot", help="run or control a robot server (sim or WidowX)")
     sub = robot.add_subparsers(dest="robot_command", metavar="ROBOT_COMMAND")
     robot.set_defaults(func=lambda args: _help(robot))
@@ -18,7 +20,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--watchdog", type=float, default=None, help="seconds; default 3 control periods"
     )
-    serve.add_argument("--task", default="cog/OpenDrawerGrasp-v0", help="sim backend: env id")
+    serve.add_argument("--env", default="cog/OpenDrawerGrasp-v0",
+                       help="sim backend: env id (cog/OpenDrawerGrasp-v0)")
+    old_flag(serve, "--task", "--env", "env")
     serve.add_argument("--seed", type=int, default=0, help="sim backend: first reset seed")
     serve.add_argument("--image-size", type=int, default=48)
     serve.add_argument("--port", default="/dev/ttyUSB0", help="widowx backend: U2D2 serial port")
@@ -49,7 +53,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     keygen = sub.add_parser("keygen", help="make CurveZMQ key pairs for server and client")
     keygen.add_argument("--out", required=True, help="key directory")
     keygen.add_argument("--client-name", default="client")
-    keygen.add_argument("--force", action="store_true", help="replace existing keys")
+    keygen.add_argument("--overwrite", action="store_true", help="replace existing keys")
+    old_flag(keygen, "--force", "--overwrite", "overwrite", const=True)
     keygen.set_defaults(func=cmd_keygen)
 
     cal = sub.add_parser("calibrate", help="measure displacement per action unit vs the sim")
@@ -89,7 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         safety_kwargs["max_step_m"] = args.max_step
     safety = SafetyConfig(**safety_kwargs)
     if args.backend == "sim":
-        robot = make_backend("sim", task=args.task, image_size=args.image_size, seed=args.seed)
+        robot = make_backend("sim", task=args.env, image_size=args.image_size, seed=args.seed)
     elif args.backend == "fake":
         robot = make_backend("fake", image_size=args.image_size)
     else:
@@ -150,7 +155,7 @@ def _control(client, args: argparse.Namespace) -> None:
 def cmd_keygen(args: argparse.Namespace) -> int:
     from robot_interface.keys import keygen
 
-    made = keygen(args.out, args.client_name, force=args.force)
+    made = keygen(args.out, args.client_name, force=args.overwrite)
     for name, (public, secret) in made.items():
         print(f"{name}: public {public}  secret {secret}")
     print(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import typing
 from pathlib import Path
 
 
 def add_parsers(subparsers) -> None:
-    from cog.cli import setup_arg
-    from cog.config import TrainConfig
+    from cog.cli import old_flag, setup_arg
+    from cog.config import TrainConfig, field_help
     from data_collection.presets import SETUPS
 
     p = subparsers.add_parser(
@@ -24,15 +25,16 @@ def add_parsers(subparsers) -> None:
                    help=f"one of the COG setups: {', '.join(SETUPS)} (fixes --eval-env and "
                         "checks that the data came from the setup's envs)")
     hints = typing.get_type_hints(TrainConfig)
+    helps = field_help()
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         kind = hints[f.name]
+        text = f"{helps.get(f.name, '')} (default {f.default!r})".strip()
         if kind is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                           help=f"(default {f.default})")
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
-            p.add_argument(flag, type=kind, default=None, metavar=f.name.upper(),
-                           help=f"(default {f.default!r})")
+            p.add_argument(flag, type=kind, default=None, metavar=f.name.upper(), help=text)
+    old_flag(p, "--eval-ray", "--eval-workers 0", "eval_workers", const=0)
     p.set_defaults(func=run)
 
 
@@ -48,6 +50,7 @@ def config_from_args(args):
     from cog.config import TrainConfig, config_for_setup
 
     given = given_fields(args)
+    given.setdefault("progress", sys.stderr.isatty())  # bars only on a terminal by default
     if args.setup:
         return config_for_setup(args.setup, **given)
     return TrainConfig.from_dict(given)
@@ -56,7 +59,7 @@ def config_from_args(args):
 # Fields that say where and how a run executes, not what it computes: a resumed run may
 # change them (e.g. more threads on a bigger machine). Any other field given with --resume is
 # refused rather than silently ignored.
-RESUMABLE_OVERRIDES = ("threads", "device", "progress", "eval_ray", "time_limit_minutes")
+RESUMABLE_OVERRIDES = ("threads", "device", "progress", "eval_workers", "time_limit_minutes")
 
 
 def resume_overrides(args) -> dict:
