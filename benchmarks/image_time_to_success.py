@@ -19,7 +19,6 @@ runs and resumes interrupted ones (`cog train --resume` underneath).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from dataclasses import replace
@@ -31,7 +30,7 @@ from cog.config import TrainConfig  # noqa: E402
 from cog.experiments import ExperimentConfig, collect_data  # noqa: E402
 from cog.logger import CsvLog  # noqa: E402
 from data_collection.presets import SETUPS  # noqa: E402
-from envs.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
+from envs.atomic import write_text_atomic  # noqa: E402
 
 # Named configurations (overrides of TrainConfig). "old" is the configuration of the 50k-step
 # run in RESULTS.md that reached 0.56 after about 3 hours, including the pre-issue-11
@@ -109,12 +108,9 @@ def summarise(runs: dict[str, Path], target: float) -> dict:
 
 
 def plot(summary: dict, path: Path, target: float) -> None:
-    import matplotlib
+    from cog.plotting import new_figure, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, qax) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax, qax) = new_figure(1, 2, figsize=(11, 3.8))
     for key, s in summary.items():
         if s.get("curve"):
             minutes, _, success = zip(*s["curve"], strict=True)
@@ -133,11 +129,7 @@ def plot(summary: dict, path: Path, target: float) -> None:
     qax.set_ylabel("mean Q on dataset actions")
     qax.set_title("value propagation (at most 100 with 0/1 rewards)")
     qax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
+    save_png(fig, path)
 
 
 def follow(futures: dict, runs: dict[str, Path], minutes: float) -> None:

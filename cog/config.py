@@ -4,8 +4,8 @@ Every field is settable from `cog train` (``--batch-size 64``, ``--lagrange/--no
 and the whole dataclass is written as ``config.json`` into every run directory, so a run can
 be resumed, evaluated and exported without remembering its command line.
 
-Defaults are the paper's (COG, Singh et al. 2020; CQL, Kumar et al. 2020): see
-``/work/shared/facts/reference-facts.md``.
+Defaults are those of COG's released code (Singh et al. 2020, built on CQL, Kumar et al.
+2020); the README's section "Defaults that follow COG's released code" lists each one.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ Methods:
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import time
@@ -208,15 +207,10 @@ def write_report(cfg: ExperimentConfig, results: dict[str, dict[int, float]]) ->
 
 def plot_mean_curves(cfg: ExperimentConfig, results: dict[str, dict[int, float]],
                      path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from cog.logger import CsvLog
-    from envs.atomic import write_bytes_atomic
+    from cog.plotting import new_figure, save_png
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = new_figure(figsize=(5.5, 3.6))
     for method, per_seed in results.items():
         curves = []
         for seed in per_seed:
@@ -235,9 +229,4 @@ def plot_mean_curves(cfg: ExperimentConfig, results: dict[str, dict[int, float]]
     ax.set_title(f"{cfg.setup}, {cfg.train.obs}, {len(cfg.seeds)} seed(s)")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())
-    return path
+    return save_png(fig, path)

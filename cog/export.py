@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from cog.config import TrainConfig, state_keys
 from cog.networks import ActorCritic
 from envs.atomic import write_bytes_atomic
-from policies.exported import META_FILE, ExportedPolicy
+from policies.exported import META_FILE
 
 
 class _ActorCore(nn.Module):
@@ -100,6 +100,3 @@ def export_policy(nets: ActorCritic, cfg: TrainConfig, step: int,
     write_bytes_atomic(out, export_bytes(nets, cfg, step))
     return out
 
-
-def load_exported_bytes(data: bytes) -> ExportedPolicy:
-    return ExportedPolicy.from_bytes(data)

@@ -17,19 +17,31 @@ PANELS = [
 ]
 
 
+def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (5.5, 3.6)):
+    """(figure, axes) drawn with Agg, without pyplot: no backend switch, no global figure
+    registry, so plotting from library code leaves the process as it found it."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols)
+
+
+def save_png(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    write_bytes_atomic(Path(path), buf.getvalue())
+    return Path(path)
+
+
 def plot_runs(run_dirs: list[str | os.PathLike], out: str | os.PathLike,
               labels: list[str] | None = None, title: str | None = None) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     runs = [Path(r) for r in run_dirs]
     for r in runs:
         if not (r / "train.csv").is_file() and not (r / "eval.csv").is_file():
             raise FileNotFoundError(f"{r} has no train.csv or eval.csv: not a run directory")
     labels = labels or [r.name for r in runs]
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
+    fig, axes = new_figure(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
     for ax, (file, key, name) in zip(axes, PANELS, strict=True):
         for run, label in zip(runs, labels, strict=True):
             rows = CsvLog(run / file).rows if (run / file).is_file() else []
@@ -45,9 +57,4 @@ def plot_runs(run_dirs: list[str | os.PathLike], out: str | os.PathLike,
     axes[0].legend(fontsize=7)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    write_bytes_atomic(Path(out), buf.getvalue())
-    return Path(out)
+    return save_png(fig, out)

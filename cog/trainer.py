@@ -10,6 +10,7 @@ Run directory layout:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -114,6 +115,23 @@ def build_buffer(cfg: TrainConfig, task: Dataset, prior: Dataset | None,
     )
 
 
+@contextlib.contextmanager
+def torch_settings(threads: int, deterministic: bool):
+    """torch's process-wide thread count and determinism flag for the ``with`` body only
+    (a run's settings, not the caller's): restored afterwards."""
+    old_threads = torch.get_num_threads()
+    old_deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        if threads > 0:
+            torch.set_num_threads(threads)
+        if deterministic:
+            torch.use_deterministic_algorithms(True)
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_deterministic)
+
+
 class Trainer:
     """One run. ``Trainer(cfg, run_dir).run()``; ``Trainer.resume(run_dir).run()``.
 
@@ -131,11 +149,6 @@ class Trainer:
         if not _resuming and checkpoint_path(self.run_dir).exists():
             raise ValueError(f"{self.run_dir} already holds a run; use --resume {self.run_dir} "
                              "or a new --out")
-        if cfg.threads > 0:
-            torch.set_num_threads(cfg.threads)
-        if cfg.deterministic:
-            torch.use_deterministic_algorithms(True)
-        torch.manual_seed(cfg.seed)
         self.device = resolve_device(cfg.device)
 
         task_from_files = task is None
@@ -166,8 +179,12 @@ class Trainer:
             for key in ("task", "prior"):
                 if getattr(cfg, key):
                     self.fingerprints[key] = dataset_fingerprint(getattr(cfg, key))
-        self.nets = build_nets(cfg, task.image_size, self.buffer.states.shape[1],
-                               task.actions.shape[1]).to(self.device)
+        # The initial weights come from cfg.seed, drawn from a forked global generator so
+        # that building a trainer leaves the process's own torch RNG untouched.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            self.nets = build_nets(cfg, task.image_size, self.buffer.states.shape[1],
+                                   task.actions.shape[1]).to(self.device)
         self.nets.set_encoder_precision(cfg.precision)
         if cfg.compile_mode:
             self.nets.compile_modules(cfg.compile_mode)
@@ -310,7 +327,8 @@ class Trainer:
         (two `cog train --resume RUN`) is refused with the holder's PID."""
         from data_collection.lock import exclusive_lock
 
-        with exclusive_lock(self.run_dir / ".lock", f"run {self.run_dir}"):
+        with exclusive_lock(self.run_dir / ".lock", f"run {self.run_dir}"), \
+                torch_settings(self.cfg.threads, self.cfg.deterministic):
             return self._run()
 
     def _run(self) -> dict[str, float]:

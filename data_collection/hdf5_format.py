@@ -25,7 +25,6 @@ import datetime as _dt
 import json
 import math
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -557,6 +556,3 @@ def validate_dataset(dataset: Dataset, *, check_counts: bool = True) -> list[str
         p.append("attribute noise is NaN")
     return p
 
-
-def with_attrs(dataset: Dataset, **attrs: Any) -> Dataset:
-    return replace(dataset, attrs={**dataset.attrs, **attrs})

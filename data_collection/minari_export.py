@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -43,8 +44,18 @@ def normalize_dataset_id(name: str) -> str:
     return name
 
 
+_ROOT_ENV_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _minari_root_env(root: Path):
+    # Minari reads its root only from this variable. The swap is scoped to the export call,
+    # restored afterwards, and serialised, so no other thread sees a foreign root.
+    with _ROOT_ENV_LOCK:
+        yield from _swap_root(root)
+
+
+def _swap_root(root: Path):
     old = os.environ.get("MINARI_DATASETS_PATH")
     os.environ["MINARI_DATASETS_PATH"] = str(root)
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,6 @@ class Observation:
     reward: float | None = None  # sim only: the env's 0/1 success reward
     # sim only: the env's info dict, so scripted experts can run through the real client.
     privileged: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ee_pos(self) -> np.ndarray:

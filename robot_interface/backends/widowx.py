@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from envs import constants as C
-from robot_interface import dxl_emulator as X  # only for the control-table addresses
+from robot_interface import dxl_table as X
 from robot_interface.cameras import Camera, make_camera
 from robot_interface.robot import Observation, Robot, RobotError
 from robot_interface.safety import IK_FAILED_HOLD, JOINT_LIMIT_HOLD, check_joint_limits

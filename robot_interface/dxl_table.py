@@ -1,0 +1,42 @@
+"""The Dynamixel X-series control table and status bits (Protocol 2.0), as the WidowX 250s's
+XM430/XL430 servos define them: what both the real driver and the test emulator speak.
+
+Addresses follow ROBOTIS' X-series e-manual; the position and PWM limits are 36/48/52.
+"""
+
+from __future__ import annotations
+
+ALERT = 0x80
+
+# --- X-series control table ---------------------------------------------------------------
+ADDR_MODEL = 0
+ADDR_FIRMWARE = 6
+ADDR_ID = 7
+ADDR_DRIVE_MODE = 10
+ADDR_OPERATING_MODE = 11
+ADDR_SECONDARY_ID = 12
+ADDR_PWM_LIMIT = 36
+ADDR_MAX_POSITION = 48
+ADDR_MIN_POSITION = 52
+ADDR_TORQUE_ENABLE = 64
+ADDR_HARDWARE_ERROR = 70
+ADDR_BUS_WATCHDOG = 98
+ADDR_GOAL_PWM = 100
+ADDR_GOAL_CURRENT = 102
+ADDR_PROFILE_ACCELERATION = 108
+ADDR_PROFILE_VELOCITY = 112
+ADDR_GOAL_POSITION = 116
+ADDR_MOVING = 122
+ADDR_PRESENT_CURRENT = 126
+ADDR_PRESENT_VELOCITY = 128
+ADDR_PRESENT_POSITION = 132
+TABLE_SIZE = 147
+EEPROM_END = 64
+READ_ONLY = {ADDR_MODEL, ADDR_MODEL + 1, ADDR_FIRMWARE, ADDR_HARDWARE_ERROR}
+READ_ONLY |= set(range(ADDR_MOVING, TABLE_SIZE))
+MODE_POSITION, MODE_PWM = 3, 16
+XM430_MODEL = 1020
+PWM_MAX = 885
+TICKS_PER_REV = 4096
+VELOCITY_UNIT_RPM = 0.229
+HW_OVERHEATING, HW_ELECTRICAL_SHOCK, HW_OVERLOAD = 0x04, 0x10, 0x20
