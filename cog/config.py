@@ -38,7 +38,48 @@ BC_DATA = ("task", "all", "success")
 
 
 @dataclass
-class TrainConfig:
+class CQLConfig:
+    """The algorithm's hyperparameters (CQL, and SAC and BC where they share them), declared
+    once: ``TrainConfig`` extends this class, and ``cog.algos.cql.CQL`` reads it."""
+
+    # --- SAC / CQL optimisation -----------------------------------------------------------
+    discount: float = 0.99  # gamma in the TD target
+    polyak_tau: float = 5e-3  # target network: t <- t + tau (online - t) every step
+    policy_lr: float = 1e-4  # Adam learning rate of the policy (COG: 1e-4)
+    q_lr: float = 3e-4  # Adam learning rate of the Q networks (COG: 3e-4)
+    entropy_lr: float = 1e-4  # COG's code steps the temperature with the policy lr
+    auto_entropy: bool = True  # target entropy = -action_dim
+    entropy_alpha: float = 0.0  # the fixed entropy coefficient when auto_entropy is off
+    backup_entropy: bool = False  # subtract alpha*log pi in the TD target (the facts' y has none)
+
+    # --- CQL ------------------------------------------------------------------------------
+    # Weight of the Bellman error: 1.0 is COG's code (plain MSE); 0.5 is the CQL paper's 1/2,
+    # which weighs the conservative term twice as heavily for the same cql_alpha.
+    bellman_weight: float = 1.0
+    cql_alpha: float = 1.0  # weight of the conservative term (0 = offline SAC)
+    cql_n_actions: int = 1  # N actions of each kind (uniform, pi(s), pi(s')) in the logsumexp
+    lagrange: bool = False  # learn alpha >= 0 so the CQL gap stays near lagrange_tau
+    lagrange_tau: float = 5.0  # the CQL gap the Lagrange variant aims for
+    lagrange_lr: float = 3e-4  # Adam learning rate of the Lagrange multiplier
+    max_backup: bool = False  # y uses max over cql_n_actions next actions
+    bc_warmup_steps: int = 10_000  # policy loss is behaviour cloning for the first K steps
+
+    @classmethod
+    def from_train_config(cls, cfg: TrainConfig) -> CQLConfig:
+        """The algorithm's part of a run's config; offline SAC is CQL with cql_alpha 0."""
+        values = {f.name: getattr(cfg, f.name) for f in fields(cls)}
+        if cfg.algo == "sac":
+            values["cql_alpha"] = 0.0
+            values["lagrange"] = False
+        return cls(**values)
+
+
+
+@dataclass
+class TrainConfig(CQLConfig):
+    """A training run: its data, networks, schedule and everything else, on top of the
+    algorithm's hyperparameters (``CQLConfig``'s fields come first in --help and the JSON)."""
+
     # --- what to train on -----------------------------------------------------------------
     algo: str = "cql"  # cql | sac (= CQL with cql_alpha 0) | bc
     obs: str = "image"  # image | state
@@ -62,35 +103,15 @@ class TrainConfig:
 
     # --- optimisation ---------------------------------------------------------------------
     batch_size: int = 256  # transitions per gradient step (COG: 256)
-    discount: float = 0.99  # gamma in the TD target
     # n-step returns in the TD target (1 = COG). Longer returns carry reward back through
     # the prior data in fewer target-network updates, at the price of using the data's own
     # actions for the first n-1 steps: a named option, not COG's algorithm.
     n_step: int = 1
-    polyak_tau: float = 5e-3  # target network: t <- t + tau (online - t) every step
-    policy_lr: float = 1e-4  # Adam learning rate of the policy (COG: 1e-4)
-    q_lr: float = 3e-4  # Adam learning rate of the Q networks (COG: 3e-4)
-    entropy_lr: float = 1e-4  # COG's code steps the temperature with the policy lr
-    auto_entropy: bool = True  # target entropy = -action_dim
-    entropy_alpha: float = 0.0  # the fixed entropy coefficient when auto_entropy is off
-    backup_entropy: bool = False  # subtract alpha*log pi in the TD target (the facts' y has none)
     policy_log_std_min: float = -5.0  # the policy's log-std floor (COG: -5; rlkit's SAC: -20)
     precision: str = "float32"  # float32 | bf16 (conv encoders under bf16 autocast; heads fp32)
     # torch.compile the networks: "" = eager; default | reduce-overhead (CUDA graphs) |
     # max-autotune. For GPUs: on a CPU it costs tens of seconds of compiling for no gain.
     compile_mode: str = ""
-
-    # --- CQL ------------------------------------------------------------------------------
-    # Weight of the Bellman error: 1.0 is COG's code (plain MSE); 0.5 is the CQL paper's 1/2,
-    # which weighs the conservative term twice as heavily for the same cql_alpha.
-    bellman_weight: float = 1.0
-    cql_alpha: float = 1.0  # weight of the conservative term (0 = offline SAC)
-    cql_n_actions: int = 1  # N actions of each kind (uniform, pi(s), pi(s')) in the logsumexp
-    lagrange: bool = False  # learn alpha >= 0 so the CQL gap stays near lagrange_tau
-    lagrange_tau: float = 5.0  # the CQL gap the Lagrange variant aims for
-    lagrange_lr: float = 3e-4  # Adam learning rate of the Lagrange multiplier
-    max_backup: bool = False  # y uses max over cql_n_actions next actions
-    bc_warmup_steps: int = 10_000  # policy loss is behaviour cloning for the first K steps
 
     # --- run ------------------------------------------------------------------------------
     checkpoint_every: int = 5_000  # steps between checkpoints (a crash loses at most these)
@@ -204,7 +225,8 @@ def field_help() -> dict[str, str]:
     import re
 
     helps, block = {}, []
-    for line in inspect.getsource(TrainConfig).splitlines():
+    source = "\n".join(inspect.getsource(c) for c in (CQLConfig, TrainConfig))
+    for line in source.splitlines():
         text = line.strip()
         if text.startswith("# ---"):
             block = []

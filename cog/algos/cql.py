@@ -29,38 +29,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from cog.config import CQLConfig
 from cog.distributions import policy_action, tanh_gaussian_log_prob, tanh_gaussian_sample
 from cog.networks import ActorCritic, Obs
 from cog.replay import Batch
-
-
-@dataclass
-class CQLConfig:
-    discount: float = 0.99
-    polyak_tau: float = 5e-3
-    policy_lr: float = 1e-4
-    q_lr: float = 3e-4
-    entropy_lr: float = 1e-4
-    auto_entropy: bool = True
-    entropy_alpha: float = 0.0  # fixed coefficient when auto_entropy is False
-    backup_entropy: bool = False
-    bellman_weight: float = 1.0  # COG's code: plain MSE; the CQL paper writes 0.5
-    cql_alpha: float = 1.0
-    cql_n_actions: int = 1
-    lagrange: bool = False
-    lagrange_tau: float = 5.0
-    lagrange_lr: float = 3e-4
-    max_backup: bool = False
-    bc_warmup_steps: int = 10_000
-
-    @classmethod
-    def from_train_config(cls, cfg) -> CQLConfig:
-        names = cls.__dataclass_fields__
-        values = {n: getattr(cfg, n) for n in names}
-        if cfg.algo == "sac":
-            values["cql_alpha"] = 0.0  # offline SAC = CQL without the conservative term
-            values["lagrange"] = False
-        return cls(**values)
 
 
 @dataclass
