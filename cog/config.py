@@ -95,6 +95,9 @@ class TrainConfig(CQLConfig):
     prior_reward_value: float = 0.0  # the reward prior transitions are relabelled to
     mixing: str = "proportional"  # proportional to dataset sizes (COG) | fixed task fraction
     task_fraction: float = 0.5  # used when mixing == "fixed"
+    # Episodes (task and prior, each seeded) kept out of training, for the held-out TD error
+    # and Q logged at every snapshot (issue 14). 0 = train on everything, as COG did.
+    holdout_fraction: float = 0.05
     bc_data: str = "all"  # bc only: task | all | success (successful episodes of both files)
     augment: bool = True  # pad + random crop, images only
     augment_pad: int = 4  # pixels of replicate padding before the random crop
@@ -163,6 +166,9 @@ class TrainConfig(CQLConfig):
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"config {name}={getattr(self, name)!r} must be > 0")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ValueError(f"config holdout_fraction={self.holdout_fraction!r} must be in "
+                             "[0, 1)")
         if not 0.0 <= self.task_fraction <= 1.0:
             raise ValueError(f"config task_fraction={self.task_fraction!r} must be in [0, 1]")
         if not 0.0 < self.discount <= 1.0:
@@ -191,8 +197,8 @@ class TrainConfig(CQLConfig):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
         if "eval_ray" in data:  # runs saved before eval_workers: True meant one per CPU
-            data = dict(data)
             data.setdefault("eval_workers", 0 if data.pop("eval_ray") else 1)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
@@ -214,6 +220,8 @@ class TrainConfig(CQLConfig):
             raise ValueError(f"config file {path} is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ValueError(f"config file {path} does not hold a JSON object")
+        # Runs saved before the held-out split trained on every episode: resume them so.
+        data.setdefault("holdout_fraction", 0.0)
         return cls.from_dict(data)
 
 

@@ -56,6 +56,8 @@ class ReplayBuffer:
         include_prior: bool = True,
         n_step: int = 1,
         discount: float = 0.99,
+        holdout_fraction: float = 0.0,
+        holdout_seed: int = 0,
         device: str | torch.device = "cpu",
     ):
         if mixing not in ("proportional", "fixed"):
@@ -64,6 +66,8 @@ class ReplayBuffer:
             raise ValueError(f"task_fraction={task_fraction!r} must be in [0, 1]")
         if n_step < 1:
             raise ValueError(f"n_step={n_step!r} must be >= 1")
+        if not 0.0 <= holdout_fraction < 1.0:
+            raise ValueError(f"holdout_fraction={holdout_fraction!r} must be in [0, 1)")
         parts = [prior, task] if (prior is not None and include_prior) else [task]
         if use_images and prior is not None and include_prior and (
             prior.images.shape[1:] != task.images.shape[1:]
@@ -77,7 +81,7 @@ class ReplayBuffer:
         self.use_images = use_images
 
         obs_offset, trans_offset = 0, 0
-        obs_index, rewards, is_task, keep, ends = [], [], [], [], []
+        obs_index, rewards, is_task, keep, ends, held = [], [], [], [], [], []
         for ds in parts:
             from_task = ds is task
             obs_index.append(ds.obs_index.astype(np.int64) + obs_offset)
@@ -89,6 +93,9 @@ class ReplayBuffer:
             is_task.append(np.full(ds.num_transitions, from_task))
             keep.append(_successful_mask(ds) if only_successful else
                         np.ones(ds.num_transitions, dtype=bool))
+            # seeded by role, so task-only and COG runs of one seed hold out the same task
+            # episodes
+            held.append(_heldout_mask(ds, holdout_fraction, [holdout_seed, int(from_task)]))
             obs_offset += ds.states.shape[0]
             trans_offset += ds.num_transitions
 
@@ -114,7 +121,11 @@ class ReplayBuffer:
             self.discounts = torch.from_numpy(disc).to(self.device)
         else:
             self.next_rows, self.discounts = self.obs_index + 1, None
-        keep_all = np.concatenate(keep)
+        # Held-out episodes never enter a training batch (nor the state statistics): they are
+        # only read by heldout_batch(), for the held-out TD error and Q (issue 14).
+        held_all = np.concatenate(held)
+        self.heldout_ids = torch.from_numpy(np.flatnonzero(held_all)).to(self.device)
+        keep_all = np.concatenate(keep) & ~held_all
         task_all = np.concatenate(is_task)
         self.task_ids = torch.from_numpy(np.flatnonzero(keep_all & task_all)).to(self.device)
         self.prior_ids = torch.from_numpy(np.flatnonzero(keep_all & ~task_all)).to(self.device)
@@ -132,6 +143,15 @@ class ReplayBuffer:
     @property
     def num_prior(self) -> int:
         return int(len(self.prior_ids))
+
+    def heldout_batch(self, max_size: int = 512, seed: int = 0) -> Batch | None:
+        """A fixed batch of held-out transitions (the same for every call with one seed);
+        None when nothing is held out."""
+        if len(self.heldout_ids) == 0:
+            return None
+        g = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(self.heldout_ids), generator=g)[:max_size]
+        return self._batch(self.heldout_ids[order.to(self.device)])
 
     def state_statistics(self, min_std: float = 1e-2) -> tuple[Tensor, Tensor]:
         """Mean and std of the low-dimensional state over the observation rows in use (a
@@ -151,7 +171,9 @@ class ReplayBuffer:
         return torch.cat([pick(self.task_ids, n_task), pick(self.prior_ids, batch_size - n_task)])
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
-        idx = self.sample_indices(batch_size, generator)
+        return self._batch(self.sample_indices(batch_size, generator))
+
+    def _batch(self, idx: Tensor) -> Batch:
         return Batch(
             obs=self._obs(self.obs_index[idx]),
             actions=self.actions[idx],
@@ -204,6 +226,20 @@ def low_dim_rows(ds: Dataset, state_keys: tuple[str, ...]) -> np.ndarray:
             "`cog collect`, or train on images"
         )
     return np.concatenate([arrays[k] for k in state_keys], axis=1)
+
+
+def _heldout_mask(ds: Dataset, fraction: float, seed: list[int]) -> np.ndarray:
+    """Per-transition mask of a seeded ``fraction`` of whole episodes (at least one when
+    fraction > 0 and the file has two or more; never all of them)."""
+    mask = np.zeros(ds.num_transitions, dtype=bool)
+    n = ds.num_episodes
+    if fraction <= 0 or n < 2:
+        return mask
+    k = min(n - 1, max(1, round(fraction * n)))
+    for e in np.random.default_rng(seed).permutation(n)[:k]:
+        start = int(ds.episode_starts[e])
+        mask[start : start + int(ds.lengths[e])] = True
+    return mask
 
 
 def _successful_mask(ds: Dataset) -> np.ndarray:

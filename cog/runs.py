@@ -13,13 +13,20 @@ from cog.distributions import policy_action
 from cog.networks import ActorCritic
 
 
-def load_run(run_dir: str | os.PathLike) -> tuple[ActorCritic, TrainConfig, int]:
-    """The trained networks (on CPU, eval mode), the run's config and the checkpoint step."""
+def load_run(run_dir: str | os.PathLike, step: int | None = None
+             ) -> tuple[ActorCritic, TrainConfig, int]:
+    """The trained networks (on CPU, eval mode), the run's config and their step: the last
+    checkpoint's, or with ``step`` the policy snapshot taken at that step."""
     from cog.trainer import build_nets
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"no run directory at {run_dir}")
+    if step is not None:
+        from cog.snapshots import load_snapshot
+
+        nets, cfg = load_snapshot(run_dir, step)
+        return nets, cfg, int(step)
     cfg = TrainConfig.load(run_dir / "config.json")
     state = load_checkpoint(checkpoint_path(run_dir))
     nets_state = state["algo"].get("nets") if isinstance(state["algo"], dict) else None

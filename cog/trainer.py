@@ -33,6 +33,7 @@ from cog.evaluation import TorchPolicy, check_env_match, evaluate, make_env
 from cog.logger import CsvLog, TensorBoard
 from cog.networks import ActorCritic, NetSpec
 from cog.replay import Batch, ReplayBuffer
+from cog.snapshots import prune_after, save_snapshot, snapshot_dir
 from data_collection.dataset import Dataset
 
 log = logging.getLogger("cog.trainer")
@@ -111,6 +112,8 @@ def build_buffer(cfg: TrainConfig, task: Dataset, prior: Dataset | None,
         include_prior=include_prior,
         n_step=cfg.n_step,
         discount=cfg.discount,
+        holdout_fraction=cfg.holdout_fraction,
+        holdout_seed=cfg.seed,
         device=device,
     )
 
@@ -199,10 +202,13 @@ class Trainer:
         self.last_success: float | None = None
         self.train_log = CsvLog(self.run_dir / "train.csv")
         self.eval_log = CsvLog(self.run_dir / "eval.csv")
+        self.snapshot_log = CsvLog(snapshot_dir(self.run_dir) / "index.csv")
+        # A fixed batch of held-out transitions, scored at every snapshot (None: no split).
+        self.heldout = self.buffer.heldout_batch(512, seed=cfg.seed)
         if not _resuming:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             cfg.save(self.run_dir / "config.json")
-            self.train_log.rows, self.eval_log.rows = [], []
+            self.train_log.rows, self.eval_log.rows, self.snapshot_log.rows = [], [], []
 
     # --------------------------------------------------------------------------------------
     @classmethod
@@ -264,6 +270,8 @@ class Trainer:
         restore_rng_state(state["rng"], {"trainer": self.generator})
         self.train_log.truncate_after(self.step)
         self.eval_log.truncate_after(self.step)
+        self.snapshot_log.truncate_after(self.step)
+        prune_after(self.run_dir, self.step)
 
     def save(self) -> Path:
         return save_checkpoint(self.run_dir, self.state())
@@ -305,10 +313,24 @@ class Trainer:
         self.eval_log.flush()
         return row
 
-    def _eval_due(self, next_eval_seconds: float) -> bool:
+    def snapshot(self, train_stats: dict[str, float]) -> dict[str, float]:
+        """Keep this step's policy and its evidence: the last training window's statistics
+        and, with a held-out split, the held-out TD error and Q (``cog select`` reads them)."""
+        stats = {k: v for k, v in train_stats.items() if not k.startswith("eval/")}
+        if self.heldout is not None and hasattr(self.algo, "heldout_stats"):
+            self.nets.eval()
+            try:
+                stats.update(self.algo.heldout_stats(self.heldout))
+            finally:
+                self.nets.train()
+        save_snapshot(self.run_dir, self.step, self.nets, stats)
+        self.snapshot_log.append({"step": self.step, **stats})
+        self.snapshot_log.flush()
+        return {k: v for k, v in stats.items() if k.startswith("heldout/")}
+
+    def _interval_due(self, next_eval_seconds: float) -> bool:
+        """An evaluation interval has passed: snapshot, and evaluate if there is an env."""
         cfg = self.cfg
-        if not cfg.eval_env:
-            return False
         if cfg.eval_every_minutes > 0:
             return self.train_seconds >= next_eval_seconds
         return self.step % cfg.eval_every == 0
@@ -369,12 +391,15 @@ class Trainer:
                     self.train_log.flush()
                     tb.scalars(self.step, last)
                     sums, count, window_start = {}, 0, self.train_seconds
-                if self._eval_due(next_eval) or (stopping and cfg.eval_env):
+                due = self._interval_due(next_eval)
+                if due or stopping:
+                    tb.scalars(self.step, self.snapshot(last))
+                if (due or stopping) and cfg.eval_env:
                     row = self.evaluate()
                     tb.scalars(self.step, {k: v for k, v in row.items() if k != "step"})
                     last.update(row)
-                    while period > 0 and next_eval <= self.train_seconds:
-                        next_eval += period
+                while due and period > 0 and next_eval <= self.train_seconds:
+                    next_eval += period
                 if bar is not None and self.last_success is not None:
                     bar.set_postfix(success=f"{self.last_success:.2f}", refresh=False)
                 if self.step % cfg.checkpoint_every == 0 or stopping:

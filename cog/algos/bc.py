@@ -56,6 +56,13 @@ class BC:
         return {"loss/policy": loss.detach(), "bc/mse": mse}
 
     @torch.no_grad()
+    def heldout_stats(self, batch: Batch) -> dict[str, float]:
+        """The behaviour-cloning loss on held-out transitions (BC has no Q)."""
+        mean, log_std = self._dist(batch.obs)
+        return {"heldout/bc_nll": float(-tanh_gaussian_log_prob(mean, log_std,
+                                                                batch.actions).mean())}
+
+    @torch.no_grad()
     def act(self, obs: Obs, deterministic: bool = True,
             generator: torch.Generator | None = None) -> Tensor:
         mean, log_std = self._dist(obs)

@@ -170,6 +170,26 @@ class CQL:
         metrics = {k: v.detach() for k, v in metrics.items()}
         return losses, metrics
 
+    @torch.no_grad()
+    def heldout_stats(self, batch: Batch) -> dict[str, float]:
+        """On transitions the critic never trained on: the TD error E[(Q_i(s,a) - y)^2]
+        (mean over the Q networks) and the mean Q on their actions. Kumar et al.'s workflow
+        (CoRL 2021) reads a large held-out TD error as underfitting; the target's policy
+        action is drawn with a fixed seed, so the figure moves only with the networks."""
+        cfg, nets = self.cfg, self.nets
+        g = torch.Generator(device=self.device).manual_seed(0)
+        noise = torch.randn(batch.actions.shape[0], 1, self.action_dim, generator=g,
+                            device=self.device)
+        mean2, log_std2 = nets.policy(batch.next_obs)
+        a_targ, _ = tanh_gaussian_sample(mean2, log_std2, noise)
+        v_next = nets.critic_target.q(nets.critic_target.encode(batch.next_obs),
+                                      a_targ)[:, :, 0].min(dim=0).values
+        gamma = cfg.discount if batch.discounts is None else batch.discounts
+        y = batch.rewards + gamma * (1.0 - batch.dones) * v_next
+        q_data = nets.critic.q(nets.critic.encode(batch.obs), batch.actions.unsqueeze(1))[:, :, 0]
+        return {"heldout/td_error": float((q_data - y.unsqueeze(0)).pow(2).mean()),
+                "heldout/q_data": float(q_data.mean())}
+
     def update(self, batch: Batch) -> dict[str, Tensor]:
         noise = draw_noise(self.cfg, batch.actions.shape[0], self.action_dim, self.generator,
                            self.device)

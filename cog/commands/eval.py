@@ -10,6 +10,8 @@ def add_parsers(subparsers) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--run", help="run directory")
     src.add_argument("--policy", help="an exported policy file (cog export)")
+    p.add_argument("--step", type=int, default=None,
+                   help="with --run: evaluate the policy snapshot taken at this step")
     p.add_argument("--env", help="gymnasium env id (default: the run's eval env)")
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--video", help="write a GIF of the first episode here")
@@ -41,7 +43,7 @@ def run(args) -> int:
         from cog.evaluation import TorchPolicy
         from cog.runs import GreedyActor, load_run
 
-        nets, cfg, step = load_run(args.run)
+        nets, cfg, step = load_run(args.run, args.step)
         env_id = args.env or cfg.eval_env
         obs_kind = cfg.obs
         if env_id and obs_kind == "image":  # the clear message the exported path gives too

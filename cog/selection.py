@@ -1,0 +1,260 @@
+"""Choosing a checkpoint without running it: offline policy selection over a run's snapshots.
+
+On a real arm nobody can roll out every checkpoint, and offline RL's success swings from one
+checkpoint to the next. Each selector below reads only the run's data and statistics, never
+the simulator, and names one snapshot step:
+
+- ``last``: the final snapshot (the baseline every other selector must beat).
+- ``workflow``: Kumar, Singh, Tian, Finn and Levine's workflow for offline model-free robotic
+  RL (CoRL 2021). Average Q on dataset actions rises while the critic learns and falls when it
+  overfits, so pick the snapshot at the peak of that curve (smoothed over three snapshots),
+  after the behaviour-cloning warm-up. Guard: snapshots whose held-out TD error is more than
+  twice the run's lowest are passed over (a critic that does not fit unseen transitions of the
+  same data is not to be trusted at its peak).
+- ``fqe``: fitted Q evaluation (Le, Voloshin and Yue, 2019) of each snapshot's deterministic
+  policy on the run's own training data (prior rewards relabelled as in training), then its
+  mean value at the *prior* episodes' first observations. In every COG setup the prior data
+  starts where the new task starts (closed or blocked drawer), so these are the initial
+  conditions the task data never shows; a task-only run, which has no prior data, is scored
+  at its task episodes' starts instead. What FQE cannot see is the rest of the new task's
+  start distribution beyond those episodes.
+
+Everything here also runs on real-robot data, which has no simulator and no reward for the
+new task: the selectors need only the datasets the run trained on and its snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cog.config import TrainConfig
+from cog.logger import CsvLog
+from cog.snapshots import snapshot_dir, snapshot_steps
+
+SELECTORS = ("workflow", "fqe", "last")
+
+
+@dataclass
+class FQEConfig:
+    steps: int = 3000  # gradient steps per snapshot
+    batch_size: int = 256
+    lr: float = 1e-3
+    polyak_tau: float = 0.05  # a fast target: value must cross ~40 steps in a few thousand
+    seed: int = 0
+
+
+@dataclass
+class Selection:
+    run: str
+    steps: list[int]
+    picks: dict[str, int]  # selector -> chosen step
+    evidence: dict[str, dict[int, float]] = field(default_factory=dict)  # name -> step -> value
+    notes: dict[str, str] = field(default_factory=dict)  # selector -> why
+
+    def to_dict(self) -> dict:
+        return {"run": self.run, "steps": self.steps, "picks": self.picks,
+                "evidence": {k: {str(s): v for s, v in d.items()}
+                             for k, d in self.evidence.items()},
+                "notes": self.notes}
+
+
+def snapshot_rows(run_dir: str | os.PathLike) -> list[dict[str, float]]:
+    """The statistics of every snapshot a run kept; one clear error when it kept none."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
+    steps = set(snapshot_steps(run_dir))
+    index = snapshot_dir(run_dir) / "index.csv"
+    rows = [r for r in CsvLog(index).rows if int(r["step"]) in steps] if index.is_file() else []
+    if not rows:
+        raise ValueError(f"run {run_dir} has no policy snapshots (it was trained before "
+                         "snapshots existed, or stopped before its first evaluation interval)"
+                         ": nothing to select from")
+    return sorted(rows, key=lambda r: r["step"])
+
+
+# --- the selectors ----------------------------------------------------------------------------
+def select_last(rows: list[dict[str, float]]) -> tuple[int, str]:
+    return int(rows[-1]["step"]), "the final snapshot"
+
+
+def smooth(values: list[float], window: int = 3) -> list[float]:
+    """Centred moving average; the ends average what they have."""
+    half = window // 2
+    return [float(np.mean(values[max(0, i - half): i + half + 1])) for i in range(len(values))]
+
+
+def select_workflow(rows: list[dict[str, float]], cfg: TrainConfig) -> tuple[int, str]:
+    """Peak of (smoothed) Q on dataset actions after the warm-up, guarded by held-out TD."""
+    have_q = [r for r in rows if "q/data" in r]
+    if not have_q:
+        return select_last(rows)[0], "no Q statistics (a BC run): fell back to the last"
+    after = [r for r in have_q if r["step"] > cfg.bc_warmup_steps] or have_q
+    q = smooth([r["q/data"] for r in after])
+    candidates = list(range(len(after)))
+    guard = ""
+    tds = [r.get("heldout/td_error", math.nan) for r in after]
+    if all(math.isfinite(t) for t in tds):
+        floor = min(tds)
+        kept = [i for i in candidates if tds[i] <= 2.0 * floor]
+        guard = f"; {len(candidates) - len(kept)} passed over for held-out TD > 2x its lowest"
+        candidates = kept
+    best = max(candidates, key=lambda i: (q[i], after[i]["step"]))
+    return int(after[best]["step"]), (f"peak of smoothed Q on data ({q[best]:.2f}) among "
+                                      f"{len(candidates)} snapshots{guard}")
+
+
+def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
+               progress: bool = False) -> dict[int, float]:
+    """FQE value of each snapshot's policy at the new task's initial states (see above)."""
+    from cog.distributions import policy_action
+    from cog.runs import load_run
+    from cog.trainer import build_buffer, build_nets, load_datasets
+
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.load(run_dir / "config.json")
+    task, prior = load_datasets(cfg)
+    data_cfg = TrainConfig.from_dict({**cfg.to_dict(), "algo": "cql"})  # all of the data
+    buffer = build_buffer(data_cfg, task, prior, torch.device("cpu"))
+    starts = _initial_rows(prior if prior is not None else task, buffer, prior is not None,
+                           task)
+    init_obs = buffer._obs(starts)
+    values = {}
+    iterator = steps
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(steps, desc=f"FQE {run_dir.name}", unit="snapshot")
+    for step in iterator:
+        policy_nets, _, _ = load_run(run_dir, step)
+
+        def act(obs, nets=policy_nets):
+            mean, log_std = nets.policy(obs)
+            return policy_action(mean, log_std, True, None)
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(fqe.seed)
+            q_nets = build_nets(cfg, task.image_size, buffer.states.shape[1],
+                                task.actions.shape[1])
+        if cfg.normalize_state:
+            q_nets.set_state_normalizer(*buffer.state_statistics())
+        values[step] = _fit_q(q_nets, buffer, act, init_obs, cfg.discount, fqe)
+    return values
+
+
+def _initial_rows(ds, buffer, is_prior: bool, task) -> torch.Tensor:
+    """Observation rows (in the buffer's arrays) of each episode's first observation."""
+    first = torch.as_tensor(ds.episode_starts + np.arange(ds.num_episodes), dtype=torch.long)
+    if is_prior:
+        return first  # the prior file comes first in the buffer's arrays
+    offset = 0 if buffer.num_prior == 0 else int(buffer.states.shape[0] - task.states.shape[0])
+    return first + offset
+
+
+def _fit_q(q_nets, buffer, act, init_obs, discount: float, fqe: FQEConfig) -> float:
+    critic, target = q_nets.critic, q_nets.critic_target
+    opt = torch.optim.Adam(critic.parameters(), lr=fqe.lr)
+    g = torch.Generator().manual_seed(fqe.seed)
+    for _ in range(fqe.steps):
+        b = buffer.sample(fqe.batch_size, g)
+        with torch.no_grad():
+            a_next = act(b.next_obs)
+            v = target.q(target.encode(b.next_obs), a_next.unsqueeze(1))[:, :, 0].mean(0)
+            gamma = discount if b.discounts is None else b.discounts
+            y = b.rewards + gamma * (1.0 - b.dones) * v
+        q = critic.q(critic.encode(b.obs), b.actions.unsqueeze(1))[:, :, 0]
+        loss = (q - y.unsqueeze(0)).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(list(target.parameters()), list(critic.parameters()),
+                                 fqe.polyak_tau)
+    with torch.no_grad():
+        a0 = act(init_obs)
+        return float(critic.q(critic.encode(init_obs), a0.unsqueeze(1))[:, :, 0].mean())
+
+
+def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTORS,
+               fqe: FQEConfig | None = None, progress: bool = False) -> Selection:
+    unknown = [s for s in selectors if s not in SELECTORS]
+    if unknown:
+        raise ValueError(f"unknown selector(s) {unknown}; choose from {', '.join(SELECTORS)}")
+    rows = snapshot_rows(run_dir)
+    cfg = TrainConfig.load(Path(run_dir) / "config.json")
+    steps = [int(r["step"]) for r in rows]
+    sel = Selection(str(run_dir), steps, {})
+    for key in ("q/data", "heldout/td_error", "heldout/q_data"):
+        if any(key in r for r in rows):
+            sel.evidence[key] = {int(r["step"]): r[key] for r in rows if key in r}
+    for name in selectors:
+        if name == "last":
+            sel.picks[name], sel.notes[name] = select_last(rows)
+        elif name == "workflow":
+            sel.picks[name], sel.notes[name] = select_workflow(rows, cfg)
+        else:
+            values = fqe_values(run_dir, steps, fqe or FQEConfig(), progress=progress)
+            sel.evidence["fqe"] = values
+            best = max(values, key=lambda s: (values[s], s))
+            sel.picks[name] = best
+            sel.notes[name] = (f"highest FQE value at the prior episodes' starts "
+                               f"({values[best]:.2f})")
+    return sel
+
+
+def true_success(run_dir: str | os.PathLike) -> dict[int, float]:
+    """Simulator success at each evaluated step (eval.csv), for judging selectors."""
+    path = Path(run_dir) / "eval.csv"
+    rows = CsvLog(path).rows if path.is_file() else []
+    return {int(r["step"]): r["eval/success_rate"] for r in rows if "eval/success_rate" in r}
+
+
+def report(sel: Selection, success: dict[int, float]) -> str:
+    lines = [f"{sel.run}: {len(sel.steps)} snapshots"]
+    keys = list(sel.evidence)
+    header = "  step  " + "  ".join(f"{k:>16s}" for k in keys)
+    if success:
+        header += "  success (sim, not used)"
+    lines.append(header)
+    for s in sel.steps:
+        cells = "  ".join(f"{sel.evidence[k].get(s, math.nan):16.3f}" for k in keys)
+        mark = " <- " + ", ".join(n for n, p in sel.picks.items() if p == s) \
+            if s in sel.picks.values() else ""
+        extra = f"  {success[s]:.2f}" if s in success else ""
+        lines.append(f"{s:6d}  {cells}{extra}{mark}")
+    for name, step in sel.picks.items():
+        lines.append(f"{name}: step {step} ({sel.notes[name]})")
+    return "\n".join(lines)
+
+
+def plot_selection(sel: Selection, success: dict[int, float], out: str | os.PathLike) -> Path:
+    from cog.plotting import new_figure, save_png
+
+    panels = list(sel.evidence) + (["success (simulator, for reference)"] if success else [])
+    fig, axes = new_figure(1, len(panels), figsize=(3.8 * len(panels), 3.2))
+    axes = np.atleast_1d(axes)
+    for ax, key in zip(axes, panels, strict=True):
+        series = success if key.startswith("success") else sel.evidence[key]
+        xs = sorted(series)
+        ax.plot(xs, [series[x] for x in xs], marker="o", markersize=3)
+        for name, step in sel.picks.items():
+            if step in series:
+                ax.annotate(name, (step, series[step]), fontsize=7,
+                            textcoords="offset points", xytext=(0, 6), ha="center")
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    return save_png(fig, out)
+
+
+def write_selection(sel: Selection, path: str | os.PathLike) -> None:
+    from envs.atomic import write_text_atomic
+
+    write_text_atomic(Path(path), json.dumps(sel.to_dict(), indent=2) + "\n")

@@ -1,0 +1,133 @@
+"""Issue 14: snapshots, the held-out split, and choosing a checkpoint without the simulator."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cog.cli import main
+from cog.config import TrainConfig
+from cog.replay import ReplayBuffer
+from cog.selection import FQEConfig, select_run, select_workflow, smooth
+from cog.snapshots import snapshot_steps
+from cog.testing import random_dataset
+from data_collection.hdf5_format import save_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sel")
+    save_dataset(root / "task.h5", random_dataset(8, 5, image_size=8, seed=1))
+    save_dataset(root / "prior.h5", random_dataset(8, 5, image_size=8, seed=2, reward=0.0))
+    run = root / "run"
+    assert main(["train", "--task", str(root / "task.h5"), "--prior", str(root / "prior.h5"),
+                 "--obs", "state", "--steps", "30", "--batch-size", "16", "--eval-every", "10",
+                 "--bc-warmup-steps", "5", "--log-every", "5", "--threads", "1",
+                 "--no-progress", "--out", str(run)]) == 0
+    return run
+
+
+def test_a_run_keeps_a_snapshot_per_interval_with_its_statistics(tiny_run):
+    assert snapshot_steps(tiny_run) == [10, 20, 30]
+    rows = (tiny_run / "snapshots" / "index.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    for column in ("step", "q/data", "heldout/td_error", "heldout/q_data"):
+        assert column in header
+
+
+def test_export_step_gives_the_snapshots_actions(tiny_run, tmp_path):
+    from cog.runs import GreedyActor, load_run
+    from policies.exported import load_exported
+
+    assert main(["export", "--run", str(tiny_run), "--step", "20",
+                 "--out", str(tmp_path / "p.pt")]) == 0
+    exported = load_exported(tmp_path / "p.pt")
+    nets, _, step = load_run(tiny_run, 20)
+    assert step == 20
+    g = torch.Generator().manual_seed(0)
+    state = torch.randn(5, 18, generator=g)
+    image = torch.zeros(5, 8, 8, 3, dtype=torch.uint8)
+    ours = GreedyActor(nets).act({"state": state, "image": image})
+    theirs = torch.stack([torch.as_tensor(exported.act(
+        {"state": state[i, :10].numpy(), "object": state[i, 10:].numpy(),
+         "image": image[i].numpy()}, {})) for i in range(5)])
+    torch.testing.assert_close(ours, theirs.float(), rtol=1e-5, atol=1e-6)
+    # ... and the snapshot differs from the last checkpoint's policy: it is that step's.
+    last, _, _ = load_run(tiny_run)
+    assert not torch.equal(GreedyActor(last).act({"state": state, "image": image}), ours)
+    with pytest.raises(FileNotFoundError, match="no snapshot at step 15; it has 10, 20, 30"):
+        load_run(tiny_run, 15)
+
+
+def test_selection_is_deterministic_for_the_same_statistics(tiny_run):
+    fqe = FQEConfig(steps=30)
+    a = select_run(tiny_run, fqe=fqe)
+    b = select_run(tiny_run, fqe=fqe)
+    assert a.picks == b.picks and a.evidence == b.evidence
+    assert set(a.picks) == {"workflow", "fqe", "last"}
+    assert a.picks["last"] == 30 and all(p in (10, 20, 30) for p in a.picks.values())
+
+
+def test_cog_select_writes_its_evidence(tiny_run, capsys):
+    assert main(["select", str(tiny_run), "--selectors", "workflow", "last"]) == 0
+    out = capsys.readouterr().out
+    assert "workflow: step" in out and "last: step 30" in out
+    saved = json.loads((tiny_run / "selection.json").read_text())
+    assert saved["picks"]["last"] == 30
+    assert (tiny_run / "selection.png").stat().st_size > 1000
+
+
+def test_cog_select_refuses_a_run_without_snapshots(tmp_path, capsys):
+    run = tmp_path / "old_run"
+    run.mkdir()
+    TrainConfig(obs="state").save(run / "config.json")
+    assert main(["select", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no policy snapshots" in err[0]
+
+
+def test_workflow_picks_the_q_peak_and_honours_the_td_guard():
+    cfg = TrainConfig(bc_warmup_steps=0)
+    rows = [{"step": s, "q/data": q, "heldout/td_error": td}
+            for s, q, td in [(1, 1.0, 1.0), (2, 5.0, 1.0), (3, 9.0, 1.0), (4, 6.0, 1.0),
+                             (5, 2.0, 1.0)]]
+    assert select_workflow(rows, cfg)[0] == 3
+    rows[2]["heldout/td_error"] = rows[3]["heldout/td_error"] = 5.0  # the peak overfits
+    assert select_workflow(rows, cfg)[0] in (2, 5)
+    assert smooth([0.0, 3.0, 6.0]) == [1.5, 3.0, 4.5]
+
+
+def test_the_heldout_split_never_reaches_training():
+    task = random_dataset(20, 5, image_size=4, seed=3)
+    prior = random_dataset(20, 5, image_size=4, seed=4)
+    buf = ReplayBuffer(task, prior, use_images=False, holdout_fraction=0.2, holdout_seed=7)
+    held = set(buf.heldout_ids.tolist())
+    assert len(held) == 2 * 4 * 5  # 20% of each file's 20 episodes, 5 transitions each
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        assert not held & set(buf.sample_indices(64, g).tolist())
+    assert not held & set(buf.all_ids.tolist())
+    # The state statistics (the networks' normaliser) come from training rows only.
+    rows = torch.cat([buf.obs_index[buf.all_ids], buf.obs_index[buf.all_ids] + 1]).unique()
+    torch.testing.assert_close(buf.state_statistics()[0],
+                               buf.states[rows].double().mean(0).float())
+    batch = buf.heldout_batch(1000, seed=1)
+    assert batch.actions.shape[0] == len(held)
+    # Seeded by role: a task-only buffer holds out the same task episodes.
+    alone = ReplayBuffer(task, use_images=False, holdout_fraction=0.2, holdout_seed=7)
+    offset = int(buf.num_prior + len([i for i in held if not buf.from_task[i]]))
+    task_held = sorted(i - offset for i in held if buf.from_task[i])
+    assert task_held == sorted(alone.heldout_ids.tolist())
+
+
+def test_runs_from_before_the_split_resume_without_one(tmp_path):
+    cfg = TrainConfig(obs="state")
+    data = cfg.to_dict()
+    del data["holdout_fraction"]
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    assert TrainConfig.load(tmp_path / "config.json").holdout_fraction == 0.0
+    assert TrainConfig().holdout_fraction == 0.05  # new runs hold out 5% by default
+    assert np.isclose(TrainConfig.from_dict({}).holdout_fraction, 0.05)
