@@ -111,6 +111,9 @@ class TrainConfig(CQLConfig):
     # actions for the first n-1 steps: a named option, not COG's algorithm.
     n_step: int = 1
     policy_log_std_min: float = -5.0  # the policy's log-std floor (COG: -5; rlkit's SAC: -20)
+    # LayerNorm before every hidden ReLU of the Q heads: a corrective option against critic
+    # overfitting (Q on data drifting down), off by default as in COG.
+    critic_layer_norm: bool = False
     precision: str = "float32"  # float32 | bf16 (conv encoders under bf16 autocast; heads fp32)
     # torch.compile the networks: "" = eager; default | reduce-overhead (CUDA graphs) |
     # max-autotune. For GPUs: on a CPU it costs tens of seconds of compiling for no gain.

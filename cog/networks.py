@@ -219,14 +219,19 @@ class StateEncoder(nn.Module):
 class SplitQHead(nn.Module):
     """One Q MLP on [features; action] with the first layer split (same weights, same maths)."""
 
-    def __init__(self, feat_dim: int, action_dim: int, hidden: tuple[int, ...]):
+    def __init__(self, feat_dim: int, action_dim: int, hidden: tuple[int, ...],
+                 layer_norm: bool = False):
         super().__init__()
         self.feat_dim = feat_dim
         self.first = nn.Linear(feat_dim + action_dim, hidden[0])
+
+        def act(width: int) -> list[nn.Module]:  # LayerNorm (an option) before each ReLU
+            return [nn.LayerNorm(width), nn.ReLU()] if layer_norm else [nn.ReLU()]
+
         layers: list[nn.Module] = []
         for a, b in zip(hidden[:-1], hidden[1:], strict=True):
-            layers += [nn.ReLU(), nn.Linear(a, b)]
-        layers += [nn.ReLU(), nn.Linear(hidden[-1], 1)]
+            layers += [*act(a), nn.Linear(a, b)]
+        layers += [*act(hidden[-1]), nn.Linear(hidden[-1], 1)]
         self.rest = nn.Sequential(*layers)
 
     def forward(self, feats: Tensor, actions: Tensor) -> Tensor:
@@ -246,9 +251,16 @@ class SplitQHead(nn.Module):
 class EnsembleQHead(nn.Module):
     """n_q Q MLPs evaluated in one batched pass (weights stacked on a leading axis)."""
 
-    def __init__(self, n_q: int, feat_dim: int, action_dim: int, hidden: tuple[int, ...]):
+    def __init__(self, n_q: int, feat_dim: int, action_dim: int, hidden: tuple[int, ...],
+                 layer_norm: bool = False):
         super().__init__()
         self.n_q, self.feat_dim = n_q, feat_dim
+        # Optional LayerNorm on every hidden pre-activation, with per-member gain and bias
+        # (known to steady offline critics; an option, off by default as in COG).
+        self.ln_gains = nn.ParameterList(
+            [nn.Parameter(torch.ones(n_q, 1, h)) for h in hidden] if layer_norm else [])
+        self.ln_biases = nn.ParameterList(
+            [nn.Parameter(torch.zeros(n_q, 1, h)) for h in hidden] if layer_norm else [])
         dims = [feat_dim + action_dim, *hidden, 1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -269,9 +281,17 @@ class EnsembleQHead(nn.Module):
         )  # (q, B*N, H)
         h = h_action.view(self.n_q, b, n, -1) + h_state.unsqueeze(2)
         h = h.view(self.n_q, b * n, -1)
-        for w, bias in zip(self.weights[1:], self.biases[1:], strict=True):
-            h = torch.baddbmm(bias, F.relu(h), w)
+        for k, (w, bias) in enumerate(zip(self.weights[1:], self.biases[1:], strict=True)):
+            h = torch.baddbmm(bias, F.relu(self._norm(k, h)), w)
         return h.view(self.n_q, b, n)
+
+    def _norm(self, k: int, h: Tensor, member: int | None = None) -> Tensor:
+        if not len(self.ln_gains):
+            return h
+        gain, bias = self.ln_gains[k], self.ln_biases[k]
+        if member is not None:
+            gain, bias = gain[member], bias[member]
+        return F.layer_norm(h, h.shape[-1:]) * gain + bias
 
     def naive(self, feats: Tensor, actions: Tensor) -> Tensor:
         """feats (B, F), actions (B, A) -> (n_q, B), one member at a time, concatenated input."""
@@ -282,7 +302,7 @@ class EnsembleQHead(nn.Module):
             for k, (w, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
                 h = h @ w[i] + bias[i]
                 if k < len(self.weights) - 1:
-                    h = F.relu(h)
+                    h = F.relu(self._norm(k, h, member=i))
             outs.append(h.squeeze(-1))
         return torch.stack(outs)
 
@@ -293,11 +313,13 @@ class EnsembleQHead(nn.Module):
 class SeparateCritic(nn.Module):
     """The `cog` preset: every Q network has its own encoder (as in COG)."""
 
-    def __init__(self, n_q: int, make_encoder, action_dim: int, hidden: tuple[int, ...]):
+    def __init__(self, n_q: int, make_encoder, action_dim: int, hidden: tuple[int, ...],
+                 layer_norm: bool = False):
         super().__init__()
         self.encoders = nn.ModuleList([make_encoder() for _ in range(n_q)])
         feat_dim = self.encoders[0].out_dim
-        self.heads = nn.ModuleList([SplitQHead(feat_dim, action_dim, hidden) for _ in range(n_q)])
+        self.heads = nn.ModuleList([SplitQHead(feat_dim, action_dim, hidden, layer_norm)
+                                    for _ in range(n_q)])
 
     def encode(self, obs: Obs) -> Tensor:
         return torch.stack([enc(obs) for enc in self.encoders])  # (n_q, B, F)
@@ -315,10 +337,11 @@ class SeparateCritic(nn.Module):
 class SharedCritic(nn.Module):
     """The `fast` and `state` presets: one encoder shared by the Q ensemble."""
 
-    def __init__(self, n_q: int, encoder: nn.Module, action_dim: int, hidden: tuple[int, ...]):
+    def __init__(self, n_q: int, encoder: nn.Module, action_dim: int, hidden: tuple[int, ...],
+                 layer_norm: bool = False):
         super().__init__()
         self.encoder = encoder
-        self.head = EnsembleQHead(n_q, encoder.out_dim, action_dim, hidden)
+        self.head = EnsembleQHead(n_q, encoder.out_dim, action_dim, hidden, layer_norm)
 
     def encode(self, obs: Obs) -> Tensor:
         return self.encoder(obs)  # (B, F)
@@ -402,6 +425,7 @@ class NetSpec:
     use_state: bool = False  # image presets: concatenate the state to the image features
     n_q: int = 2
     hidden: tuple[int, ...] = ()  # MLP widths; () = the preset's own (small ones for tests)
+    critic_layer_norm: bool = False  # LayerNorm before every hidden ReLU of the Q heads
     log_std_min: float = LOG_STD_MIN  # the policy's log-std clamp (COG: [-5, 2])
     log_std_max: float = LOG_STD_MAX
 
@@ -463,16 +487,18 @@ def _build_critic(spec: NetSpec) -> nn.Module:
     if spec.preset == "cog":
         return SeparateCritic(
             spec.n_q, lambda: CogEncoder(spec.image_size, spec.use_state, spec.state_dim),
-            spec.action_dim, spec.hidden or (1024, 512, 256),
+            spec.action_dim, spec.hidden or (1024, 512, 256), spec.critic_layer_norm,
         )
     if spec.preset == "fast":
         enc = FastEncoder(spec.image_size, spec.use_state, spec.state_dim)
-        return SharedCritic(spec.n_q, enc, spec.action_dim, spec.hidden or (256, 256))
+        return SharedCritic(spec.n_q, enc, spec.action_dim, spec.hidden or (256, 256),
+                            spec.critic_layer_norm)
     if spec.preset == "thumb":
         enc = ThumbEncoder(spec.image_size, spec.state_dim)
-        return SharedCritic(spec.n_q, enc, spec.action_dim, spec.hidden or (256, 256, 256))
+        return SharedCritic(spec.n_q, enc, spec.action_dim, spec.hidden or (256, 256, 256),
+                            spec.critic_layer_norm)
     return SharedCritic(spec.n_q, StateEncoder(spec.state_dim), spec.action_dim,
-                        spec.hidden or (256, 256, 256))
+                        spec.hidden or (256, 256, 256), spec.critic_layer_norm)
 
 
 def _build_actor(spec: NetSpec, critic: nn.Module) -> Actor:

@@ -87,7 +87,8 @@ def build_nets(cfg: TrainConfig, image_size: int, state_dim: int = 10,
     """The networks a config describes (float32; ``precision`` is applied by the trainer)."""
     spec = NetSpec(cfg.resolved_net(), cfg.obs, image_size=image_size, state_dim=state_dim,
                    action_dim=action_dim, use_state=cfg.image_use_state,
-                   log_std_min=cfg.policy_log_std_min)
+                   log_std_min=cfg.policy_log_std_min,
+                   critic_layer_norm=cfg.critic_layer_norm)
     return ActorCritic(spec)
 
 

@@ -131,3 +131,38 @@ def test_runs_from_before_the_split_resume_without_one(tmp_path):
     assert TrainConfig.load(tmp_path / "config.json").holdout_fraction == 0.0
     assert TrainConfig().holdout_fraction == 0.05  # new runs hold out 5% by default
     assert np.isclose(TrainConfig.from_dict({}).holdout_fraction, 0.05)
+
+
+@pytest.mark.parametrize("preset", ["state", "cog"])
+def test_critic_layer_norm_option(preset):
+    """LayerNorm before each hidden ReLU: the split first layer still equals the naive
+    forward, and Q no longer depends on the scale of the first layer's pre-activations."""
+    from cog.networks import ActorCritic, NetSpec
+
+    obs_kind = "state" if preset == "state" else "image"
+    spec = NetSpec(preset, obs_kind, image_size=48, hidden=(32, 16))
+    torch.manual_seed(0)
+    plain, normed = ActorCritic(spec), ActorCritic(NetSpec(**{**spec.__dict__,
+                                                             "critic_layer_norm": True}))
+    n_params = [sum(p.numel() for p in m.critic.parameters()) for m in (plain, normed)]
+    assert n_params[1] == n_params[0] + 2 * 2 * (32 + 16)  # a gain and a bias per unit, per Q
+    g = torch.Generator().manual_seed(1)
+    obs = {"state": torch.randn(4, 10, generator=g),
+           "image": torch.randint(0, 256, (4, 48, 48, 3), generator=g, dtype=torch.uint8)}
+    actions = torch.rand(4, 8, generator=g) * 2 - 1
+    for nets, invariant in ((plain, False), (normed, True)):
+        critic = nets.critic
+        fast = critic.q(critic.encode(obs), actions.unsqueeze(1))[:, :, 0]
+        torch.testing.assert_close(fast, critic.q_naive(obs, actions), rtol=1e-4, atol=1e-4)
+        with torch.no_grad():  # scale every first-layer pre-activation by 10
+            heads = critic.heads if preset == "cog" else [critic.head]
+            for head in heads:
+                if preset == "cog":
+                    head.first.weight.mul_(10)
+                    head.first.bias.mul_(10)
+                else:
+                    head.weights[0].mul_(10)
+                    head.biases[0].mul_(10)
+        scaled = critic.q(critic.encode(obs), actions.unsqueeze(1))[:, :, 0]
+        assert torch.allclose(scaled, fast, rtol=1e-3, atol=1e-3) == invariant
+    assert TrainConfig().critic_layer_norm is False  # COG has none: an option only
