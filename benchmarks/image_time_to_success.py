@@ -27,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cog.config import TrainConfig  # noqa: E402
-from cog.experiments import ExperimentConfig, collect_data  # noqa: E402
 from cog.logger import CsvLog  # noqa: E402
+from cog.sweep import SweepConfig, collect_setup  # noqa: E402
 from data_collection.presets import SETUPS  # noqa: E402
 from envs.atomic import write_text_atomic  # noqa: E402
 
@@ -54,6 +54,9 @@ CONFIGS: dict[str, dict] = {
     "cpu-b64-oldnum-nstep3": dict(net="fast", batch_size=64, precision="bf16",
                                   bellman_weight=0.5, entropy_lr=3e-4,
                                   policy_log_std_min=-20.0, n_step=3),
+    "cpu-b64-oldnum-nstep3-tau02": dict(net="fast", batch_size=64, precision="bf16",
+                                        bellman_weight=0.5, entropy_lr=3e-4,
+                                        policy_log_std_min=-20.0, n_step=3, polyak_tau=0.02),
     # COG's own 10k behaviour-cloning warm-up steps instead of the benchmark's 1k.
     "cpu-b64-bc10k": dict(net="fast", batch_size=64, precision="bf16", bc_warmup_steps=10_000),
     # ... and a 4x faster target network (Polyak 0.02 instead of COG's 0.005).
@@ -172,9 +175,9 @@ def main() -> None:
     args = p.parse_args()
 
     out = Path(args.out)
-    exp = ExperimentConfig(setup=args.setup, out=str(out), data_dir=args.data_dir,
-                           prior_episodes=args.episodes, task_episodes=args.episodes)
-    prior, task = collect_data(exp)
+    data = SweepConfig(setups=(args.setup,), out=str(out), data_dir=args.data_dir,
+                       prior_episodes=args.episodes, task_episodes=args.episodes)
+    prior, task = collect_setup(data, args.setup)
     cfgs = {f"{name}_seed{seed}": run_config(name, seed, args, prior, task)
             for name in args.configs for seed in args.seeds}
     runs = {key: out / key for key in cfgs}
@@ -182,7 +185,7 @@ def main() -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from cog.experiments import train_one
+    from cog.sweep import train_one
 
     ctx = multiprocessing.get_context("spawn")  # no forked torch/pybullet state
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cog.cli import setup_arg  # noqa: E402
-from cog.experiments import METHODS, ExperimentConfig, run_experiment  # noqa: E402
+from cog.sweep import METHODS, SweepConfig, run_sweep  # noqa: E402
 from data_collection.presets import SETUPS  # noqa: E402
 
 
@@ -48,23 +48,24 @@ def main() -> None:
     p.add_argument("--eval-every", type=int, default=2500)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--workers", type=int, default=1, help="collection workers (Ray if > 1)")
-    p.add_argument("--jobs", type=int, default=2,
-                   help="runs trained at once, one process each (default 2: one per core here)")
+    p.add_argument("--collect-workers", type=int, default=1,
+                   help="collection workers (Ray if > 1)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="runs trained at once (default 2: one per core here)")
     args = p.parse_args()
-    base = ExperimentConfig()
-    cfg = ExperimentConfig(
-        setup=args.setup,
+    base = SweepConfig()
+    cfg = SweepConfig(
+        setups=(args.setup,),
         out=args.out or f"runs/stitching_{args.setup}",
         data_dir=args.data_dir,
         methods=tuple(args.methods),
         seeds=tuple(args.seeds),
         prior_episodes=args.episodes,
         task_episodes=args.episodes,
-        collect_workers=args.workers,
+        collect_workers=args.collect_workers,
         irrelevant_fraction=args.irrelevant_fraction,
         prior_save_all=args.save_all,
-        jobs=args.jobs,
+        workers=args.workers,
         eval_episodes=args.eval_episodes,
         eval_every=args.eval_every,
         train=replace(base.train, obs="state" if args.net == "state" else "image", net=args.net,
@@ -72,7 +73,7 @@ def main() -> None:
                       bc_warmup_steps=args.bc_warmup_steps, threads=args.threads,
                       checkpoint_every=args.eval_every),
     )
-    run_experiment(cfg)
+    run_sweep(cfg)
 
 
 if __name__ == "__main__":

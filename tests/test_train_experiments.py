@@ -1,4 +1,4 @@
-"""The stitching experiment's bookkeeping: per-method configs and the report."""
+"""The sweep's bookkeeping: per-method configs, run folders and the report."""
 
 from __future__ import annotations
 
@@ -7,39 +7,59 @@ from pathlib import Path
 
 import pytest
 
-from cog.experiments import ExperimentConfig, method_config, write_report
 from cog.logger import CsvLog
+from cog.sweep import Run, SweepConfig, method_config, run_dir_for, write_report
 
 
 def test_method_configs_differ_only_where_they_should():
-    cfg = ExperimentConfig(out="x")
+    cfg = SweepConfig(out="x")
     p, t = Path("p.h5"), Path("t.h5")
-    cog = method_config(cfg, "cog", 1, p, t)
+    cog = method_config(cfg, "closed-drawer", "cog", 1, p, t)
     assert cog.prior == "p.h5" and cog.task == "t.h5" and cog.algo == "cql" and cog.seed == 1
     assert cog.eval_env == "cog/ClosedDrawerGrasp-v0"
-    assert method_config(cfg, "task_only", 1, p, t).prior == ""
-    bc = method_config(cfg, "bc", 1, p, t)
+    assert method_config(cfg, "pick-place", "cog", 1, p, t).eval_env == "cog/PickPlace-v0"
+    assert method_config(cfg, "closed-drawer", "task_only", 1, p, t).prior == ""
+    bc = method_config(cfg, "closed-drawer", "bc", 1, p, t)
     assert bc.algo == "bc" and bc.bc_data == "all"
-    bc_task = method_config(cfg, "bc_task", 1, p, t)
+    bc_task = method_config(cfg, "closed-drawer", "bc_task", 1, p, t)
     assert bc_task.algo == "bc" and bc_task.bc_data == "task"
-    assert method_config(cfg, "sac", 1, p, t).algo == "sac"
+    assert method_config(cfg, "closed-drawer", "sac", 1, p, t).algo == "sac"
+    assert method_config(SweepConfig(gpus_per_run=0.25), "closed-drawer", "cog", 0, p,
+                         t).device == "cuda"
     with pytest.raises(ValueError, match="unknown method"):
-        method_config(cfg, "dqn", 1, p, t)
+        method_config(cfg, "closed-drawer", "dqn", 1, p, t)
+    with pytest.raises(ValueError, match="unknown method"):
+        SweepConfig(methods=("dqn",)).validate()
+    with pytest.raises(ValueError, match="unknown setup 'nope'"):
+        SweepConfig(setups=("nope",)).validate()
 
 
-def test_report_table_plot_and_summary(tmp_path):
-    cfg = ExperimentConfig(out=str(tmp_path), methods=("cog", "task_only"), seeds=(0, 1))
+def test_run_folders_nest_by_setup_only_when_there_are_several():
+    one = SweepConfig(out="o", setups=("closed-drawer",))
+    two = SweepConfig(out="o", setups=("closed-drawer", "pick-place"))
+    assert run_dir_for(one, "closed-drawer", "cog", 2) == Path("o/cog_seed2")
+    assert run_dir_for(two, "pick-place", "bc", 0) == Path("o/pick-place/bc_seed0")
+
+
+def test_report_table_plot_summary_and_failures(tmp_path):
+    cfg = SweepConfig(out=str(tmp_path), methods=("cog", "task_only"), seeds=(0, 1))
     finals = {"cog": {0: 0.8, 1: 0.6}, "task_only": {0: 0.0, 1: 0.1}}
+    runs = []
     for method, per_seed in finals.items():
         for seed, final in per_seed.items():
-            log = CsvLog(tmp_path / f"{method}_seed{seed}" / "eval.csv")
+            run_dir = run_dir_for(cfg, "closed-drawer", method, seed)
+            log = CsvLog(run_dir / "eval.csv")
             log.append({"step": 100, "eval/success_rate": 0.0})
             log.append({"step": 200, "eval/success_rate": final})
             log.flush()
-    summary = write_report(cfg, finals)
-    assert summary["cog"]["mean"] == pytest.approx(0.7)
+            runs.append(Run("closed-drawer", method, seed, run_dir, cfg.train, success=final))
+    runs[1].success, runs[1].error = None, "WorkerCrashedError: the worker died"
+    summary = write_report(cfg, runs)["closed-drawer"]
+    assert summary["cog"]["mean"] == pytest.approx(0.8)  # the failed seed is not averaged
     report = (tmp_path / "report.md").read_text()
-    assert "| cog | 0.70 ± 0.10 | 0.80, 0.60 |" in report
+    assert "| cog | 0.80 ± 0.00 | 0.80, seed 1 failed |" in report
     assert "| task_only | 0.05 ± 0.05 |" in report
+    assert "closed-drawer cog seed 1" in report and "WorkerCrashedError" in report
     assert (tmp_path / "success.png").read_bytes()[:4] == b"\x89PNG"
-    assert json.loads((tmp_path / "summary.json").read_text())["task_only"]["mean"] == 0.05
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["closed-drawer"]["task_only"]["mean"] == 0.05

@@ -35,11 +35,11 @@ def run(args) -> int:
     from dataclasses import replace
 
     from cog.cli import show_progress
-    from cog.experiments import ExperimentConfig, run_experiment
+    from cog.sweep import SweepConfig, run_sweep
 
-    base = ExperimentConfig()
-    cfg = ExperimentConfig(
-        setup="closed-drawer",
+    base = SweepConfig()
+    cfg = SweepConfig(
+        setups=("closed-drawer",),
         out=args.out,
         methods=("cog", "task_only"),
         seeds=tuple(args.seeds),
@@ -47,15 +47,15 @@ def run(args) -> int:
         task_episodes=args.episodes,
         eval_episodes=args.eval_episodes,
         eval_every=max(args.steps // 6, 1),
-        jobs=args.workers,
+        workers=args.workers,
+        progress=show_progress(args),
         train=replace(base.train, steps=args.steps,
                       bc_warmup_steps=min(base.train.bc_warmup_steps, max(args.steps // 10, 1)),
                       checkpoint_every=max(args.steps // 6, 1), threads=args.threads,
-                      progress=show_progress(args),
                       **({"obs": "image", "net": "thumb"} if args.net == "thumb" else {})),
     )
     t0 = time.perf_counter()
-    summary = run_experiment(cfg)
+    summary = run_sweep(cfg)["closed-drawer"]
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f}s: "
           + ", ".join(f"{m} {s['mean']:.2f}" for m, s in summary.items())
           + f"; report: {args.out}/report.md")

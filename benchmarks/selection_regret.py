@@ -1,0 +1,84 @@
+"""The regret table of issue 14: how much simulator success each checkpoint selector loses.
+
+    python benchmarks/selection_regret.py RUN_DIR [RUN_DIR ...] \\
+        --out benchmarks/results/selection_regret.json
+
+For every run (with policy snapshots and, at the same steps, simulator evaluations: the
+stitching benchmark's runs have both) it takes each snapshot's true success from eval.csv,
+lets every selector (``cog.selection``) pick a snapshot *without* looking at it, and reports
+regret = best success in hindsight - success of the pick. The JSON is shaped
+{selector: {"mean_regret": x, "runs": n}}; the per-run rows go to OUT with ``_runs`` added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from cog.selection import SELECTORS, FQEConfig, select_run, true_success  # noqa: E402
+from envs.atomic import write_text_atomic  # noqa: E402
+
+
+def regret_rows(runs: list[Path], fqe: FQEConfig) -> list[dict]:
+    rows = []
+    for run in runs:
+        success = true_success(run)
+        try:
+            sel = select_run(run, SELECTORS, fqe)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"skipped {run}: {exc}")
+            continue
+        scored = {s: success[s] for s in sel.steps if s in success}
+        if not scored:
+            print(f"skipped {run}: no evaluation at any snapshot step")
+            continue
+        best = max(scored.values())
+        row = {"run": str(run), "best": best, "snapshots": len(scored),
+               "success": {str(s): v for s, v in scored.items()}}
+        for name, step in sel.picks.items():
+            picked = scored.get(step)
+            row[name] = {"step": step, "success": picked,
+                         "regret": None if picked is None else best - picked}
+        rows.append(row)
+        print(f"{run}: best {best:.2f}; " + ", ".join(
+            f"{n} step {row[n]['step']} -> {row[n]['success']:.2f}" for n in sel.picks))
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    out = {}
+    for name in SELECTORS:
+        regrets = [r[name]["regret"] for r in rows if r.get(name, {}).get("regret") is not None]
+        out[name] = {"mean_regret": (sum(regrets) / len(regrets)) if regrets else None,
+                     "runs": len(regrets)}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--fqe-steps", type=int, default=3000)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/selection_regret.json"))
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = regret_rows(args.runs, FQEConfig(steps=args.fqe_steps))
+    summary = summarise(rows)
+    print("\n| selector | mean regret | runs |\n|---|---|---|")
+    for name, s in summary.items():
+        mean = "-" if s["mean_regret"] is None else f"{s['mean_regret']:.3f}"
+        print(f"| {name} | {mean} | {s['runs']} |")
+    write_text_atomic(args.out, json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(args.out.with_name(args.out.stem + "_runs.json"),
+                      json.dumps(rows, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

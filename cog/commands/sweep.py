@@ -1,0 +1,123 @@
+"""`cog sweep`: setups x methods x seeds, collected, trained and evaluated on Ray, one report."""
+
+from __future__ import annotations
+
+
+def add_parsers(subparsers) -> None:
+    from cog.cli import progress_arg, setup_arg
+    from cog.sweep import METHODS
+
+    p = subparsers.add_parser(
+        "sweep", help="run a grid of setups x methods x seeds on Ray (local or a cluster)",
+        description="Collect each setup's datasets once, train every (setup, method, seed) "
+        "as a Ray task, evaluate, and write OUT/report.md (mean ± std over seeds), "
+        "OUT/summary.json and a success.png per setup. Re-running the same command skips "
+        "finished runs and resumes interrupted ones; a failed run is reported and the rest "
+        "go on. Settings can also come from a JSON file (--config), flags overriding it.")
+    p.add_argument("--config", metavar="FILE",
+                   help="JSON with any of: setups, methods, seeds, obs, net, out, train "
+                        "(TrainConfig overrides), and the flags below by their long names")
+    p.add_argument("--setups", nargs="+", type=setup_arg, metavar="SETUP")
+    p.add_argument("--methods", nargs="+", choices=METHODS)
+    p.add_argument("--seeds", nargs="+", type=int)
+    p.add_argument("--obs", choices=["state", "image"], help="observation kind (state)")
+    p.add_argument("--net", help="network preset (state obs: state; image obs: fast)")
+    p.add_argument("--steps", type=int, help="gradient steps per run (15000)")
+    p.add_argument("--out", help="output folder (runs/sweep); on a cluster, shared storage")
+    p.add_argument("--data-dir", help="dataset folder (default OUT/data)")
+    p.add_argument("--episodes", type=int, help="prior and task episodes each (300)")
+    p.add_argument("--eval-episodes", type=int, help="episodes per evaluation (20)")
+    p.add_argument("--eval-every", type=int, help="steps between evaluations (2500)")
+    p.add_argument("--workers", type=int, help="runs at once on a local Ray (2)")
+    p.add_argument("--cpus-per-run", type=float, help="Ray CPUs per run (1)")
+    p.add_argument("--gpus-per-run", type=float,
+                   help="Ray GPUs per run, e.g. 0.25: four runs share a GPU (0)")
+    p.add_argument("--address", help="join an existing Ray cluster (ray start --head ...)")
+    p.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE",
+                   help="TrainConfig overrides, e.g. --set batch_size=64 precision=bf16")
+    progress_arg(p)
+    p.set_defaults(func=run)
+
+
+def sweep_config(args):
+    """The SweepConfig from --config FILE (if any) and the flags, flags winning."""
+    import dataclasses
+    import json
+    import typing
+    from pathlib import Path
+
+    from cog.config import TrainConfig
+    from cog.sweep import SweepConfig
+
+    values: dict = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise FileNotFoundError(f"no sweep config at {path}")
+        try:
+            values = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"sweep config {path} is not valid JSON: {exc}") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"sweep config {path} does not hold a JSON object")
+    flags = {"setups": args.setups, "methods": args.methods, "seeds": args.seeds,
+             "obs": args.obs, "net": args.net, "steps": args.steps, "out": args.out,
+             "data_dir": args.data_dir, "episodes": args.episodes,
+             "eval_episodes": args.eval_episodes, "eval_every": args.eval_every,
+             "workers": args.workers, "cpus_per_run": args.cpus_per_run,
+             "gpus_per_run": args.gpus_per_run, "address": args.address}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    train = dict(values.pop("train", {}) or {})
+    hints = typing.get_type_hints(TrainConfig)
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or key not in hints:
+            raise ValueError(f"--set {item!r} must look like FIELD=VALUE with FIELD a "
+                             "TrainConfig field (see `cog train --help`)")
+        train[key] = _parse(hints[key], text, item)
+    for key in ("obs", "net", "steps"):
+        if key in values:
+            train[key] = values.pop(key)
+    if train.get("obs") == "image":
+        train.setdefault("net", "fast")
+    if "episodes" in values:
+        values["prior_episodes"] = values["task_episodes"] = values.pop("episodes")
+    known = {f.name for f in dataclasses.fields(SweepConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown sweep setting(s): {', '.join(unknown)}")
+    for key in ("setups", "methods", "seeds"):
+        if key in values:
+            values[key] = tuple(values[key])
+    base = SweepConfig()
+    cfg = SweepConfig(**{**values, "progress": _progress(args)})
+    cfg.train = TrainConfig.from_dict({**base.train.to_dict(), **train})
+    return cfg.validate()
+
+
+def _parse(kind, text: str, item: str):
+    if kind is bool:
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"--set {item!r}: expected true or false")
+        return text.lower() in ("true", "1")
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"--set {item!r}: {text!r} is not a {kind.__name__}") from None
+
+
+def _progress(args) -> bool:
+    from cog.cli import show_progress
+
+    return show_progress(args)
+
+
+def run(args) -> int:
+    from cog.sweep import run_sweep
+
+    cfg = sweep_config(args)
+    summary = run_sweep(cfg)
+    missing = sum(len(cfg.seeds) * len(cfg.methods) for _ in cfg.setups) - sum(
+        len(m["per_seed"]) for s in summary.values() for m in s.values())
+    print(f"report: {cfg.out}/report.md")
+    return 1 if missing else 0

@@ -1,0 +1,418 @@
+"""The one way to run a grid of experiments: setups x methods x seeds, on Ray.
+
+`cog sweep`, `cog demo` and `benchmarks/stitching.py` all come here. For every setup the
+datasets are collected once (``cog collect``'s resumable shards, on the same Ray), then every
+(setup, method, seed) trains as a Ray task with its own resource request (CPUs, and a GPU
+share with ``gpus_per_run``), evaluates in the setup's env and logs into its own folder.
+A local Ray is started by default; ``address`` joins an existing cluster, whose nodes must
+then all see the output directory (checked before any work starts).
+
+Re-running the same sweep skips finished runs, resumes interrupted ones from their
+checkpoints and rewrites the report. A run that fails is reported with its error and the
+others go on.
+
+Layout: with one setup, run folders are OUT/<method>_seed<seed>; with several,
+OUT/<setup>/<method>_seed<seed>. Each holds the run (config.json, checkpoint.pt, CSVs,
+snapshots, GIFs) and ``log.txt`` (everything the run printed). OUT/report.md,
+OUT/summary.json ({setup: {method: {mean, std, per_seed}}}) and a success.png per setup
+are written at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from cog.config import TrainConfig
+from data_collection.presets import SETUPS, setup_name
+from envs.atomic import write_text_atomic
+
+METHODS = ("cog", "task_only", "bc", "bc_task", "sac")
+
+
+@dataclass
+class SweepConfig:
+    setups: tuple[str, ...] = ("closed-drawer",)
+    methods: tuple[str, ...] = ("cog", "task_only", "bc")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    out: str = "runs/sweep"
+    data_dir: str = ""  # where the datasets live/are collected; default OUT/data
+    prior_episodes: int = 300
+    task_episodes: int = 300
+    collect_workers: int = 1
+    prior_save_all: bool = False  # keep failed prior attempts (COG's released data did)
+    irrelevant_fraction: float = 0.0  # prior episodes replaced by irrelevant behaviour
+    eval_episodes: int = 20
+    eval_every: int = 2500
+    workers: int = 2  # runs at once on a local Ray (its CPUs); ignored with an address
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0  # e.g. 0.25: four runs share one GPU
+    address: str = ""  # join an existing Ray cluster (OUT must be on shared storage)
+    progress: bool = True
+    # The training config every method starts from: state observations (proprioception plus
+    # the privileged object state, see cog.config.state_keys), which CPU trains in minutes.
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        obs="state", net="state", steps=15000, batch_size=256, bc_warmup_steps=1000,
+        checkpoint_every=2500, log_every=250, eval_gif=True, progress=False, threads=1,
+        eval_deterministic=True))
+
+    def validate(self) -> SweepConfig:
+        self.setups = tuple(setup_name(s) for s in self.setups)
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        if not self.setups or not self.methods or not self.seeds:
+            raise ValueError("a sweep needs at least one setup, one method and one seed")
+        if self.workers < 1 or self.cpus_per_run <= 0 or self.gpus_per_run < 0:
+            raise ValueError("workers must be >= 1, cpus_per_run > 0 and gpus_per_run >= 0")
+        self.train.validate()
+        return self
+
+
+@dataclass
+class Run:
+    setup: str
+    method: str
+    seed: int
+    run_dir: Path
+    cfg: TrainConfig
+    success: float | None = None
+    error: str = ""
+
+
+def run_dir_for(cfg: SweepConfig, setup: str, method: str, seed: int) -> Path:
+    base = Path(cfg.out) if len(cfg.setups) == 1 else Path(cfg.out) / setup
+    return base / f"{method}_seed{seed}"
+
+
+def data_dir_for(cfg: SweepConfig) -> Path:
+    return Path(cfg.data_dir or Path(cfg.out) / "data")
+
+
+def method_config(cfg: SweepConfig, setup: str, method: str, seed: int, prior: Path,
+                  task: Path) -> TrainConfig:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    base = replace(cfg.train, seed=seed, task=str(task), prior=str(prior),
+                   eval_env=SETUPS[setup].eval_env, eval_every=cfg.eval_every,
+                   eval_episodes=cfg.eval_episodes)
+    if cfg.gpus_per_run > 0:
+        base = replace(base, device="cuda")
+    if method == "task_only":
+        return replace(base, prior="")
+    if method == "bc":
+        return replace(base, algo="bc", bc_data="all")
+    if method == "bc_task":
+        return replace(base, algo="bc", bc_data="task")
+    if method == "sac":
+        return replace(base, algo="sac")
+    return base
+
+
+# --- data ---------------------------------------------------------------------------------
+def collect_setup(cfg: SweepConfig, setup: str) -> tuple[Path, Path]:
+    """The setup's prior and task files, collected once (resumable shards; on Ray when
+    ``collect_workers`` > 1)."""
+    from data_collection.collect import collect
+    from data_collection.presets import preset_configs
+
+    jobs = preset_configs(setup, data_dir_for(cfg), prior_episodes=cfg.prior_episodes,
+                          task_episodes=cfg.task_episodes, workers=cfg.collect_workers,
+                          prior_save_all=cfg.prior_save_all,
+                          irrelevant_fraction=cfg.irrelevant_fraction,
+                          address=cfg.address or None)
+    paths = []
+    for label, job in jobs:
+        t0 = time.perf_counter()
+        res = collect(job, progress=cfg.progress)
+        print(f"{label}: {res.out} ({time.perf_counter() - t0:.0f}s)")
+        paths.append(Path(job.out))
+    return paths[0], paths[1]
+
+
+# --- one run --------------------------------------------------------------------------------
+def train_one(cfg_dict: dict, run_dir: str) -> float:
+    """Train (or resume) one run and return its last evaluation's success rate."""
+    from cog.checkpoint import checkpoint_path
+    from cog.trainer import Trainer
+
+    tcfg = TrainConfig.from_dict(cfg_dict)
+    if checkpoint_path(Path(run_dir)).exists():
+        # A longer time limit extends a run stopped by the shorter one (like --steps).
+        trainer = Trainer.resume(run_dir, steps=tcfg.steps,
+                                 time_limit_minutes=tcfg.time_limit_minutes)
+    else:
+        trainer = Trainer(tcfg, run_dir)
+    trainer.run()
+    return final_success(Path(run_dir))
+
+
+def final_success(run_dir: Path) -> float:
+    from cog.logger import CsvLog
+
+    rows = [r for r in CsvLog(run_dir / "eval.csv").rows if "eval/success_rate" in r]
+    if not rows:
+        raise ValueError(f"{run_dir} has no evaluation")
+    return float(rows[-1]["eval/success_rate"])
+
+
+def finished(run: Run) -> bool:
+    """Trained to its last step and evaluated there: nothing left to do."""
+    from cog.checkpoint import checkpoint_path, load_checkpoint
+    from cog.logger import CsvLog
+
+    path = checkpoint_path(run.run_dir)
+    if not path.exists():
+        return False
+    try:
+        step = int(load_checkpoint(path)["step"])
+    except ValueError:
+        return False
+    evals = [r for r in CsvLog(run.run_dir / "eval.csv").rows if "eval/success_rate" in r]
+    return step >= run.cfg.steps and bool(evals) and int(evals[-1]["step"]) == step
+
+
+def _run_task(cfg_dict: dict, run_dir: str) -> float:
+    """What a Ray worker runs: one training run, its output in RUN/log.txt."""
+    import logging
+
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    (Path(run_dir) / "worker.pid").write_text(f"{os.getpid()}\n")
+    with open(Path(run_dir) / "log.txt", "a", buffering=1) as log:
+        old = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = log
+        handler = logging.StreamHandler(log)
+        logging.getLogger().addHandler(handler)
+        try:
+            print(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
+                  f"host {os.uname().nodename} ray node {_node_id()}")
+            return train_one(cfg_dict, run_dir)
+        finally:
+            logging.getLogger().removeHandler(handler)
+            sys.stdout, sys.stderr = old
+
+
+def _node_id() -> str:
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # not inside Ray (tests call _run_task directly)
+        return "-"
+
+
+# --- Ray ------------------------------------------------------------------------------------
+def start_ray(cfg: SweepConfig) -> bool:
+    """Join ``cfg.address``, or start a local Ray on 127.0.0.1 with ``workers`` CPUs (and the
+    GPUs torch sees). True when this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if cfg.address:
+        ray.init(address=cfg.address, log_to_driver=False)
+    else:
+        gpus = 0
+        if cfg.gpus_per_run > 0:
+            import torch
+
+            gpus = torch.cuda.device_count()
+        ray.init(num_cpus=int(max(cfg.workers * cfg.cpus_per_run, 1)), num_gpus=gpus,
+                 include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    return True
+
+
+def check_shared_storage(out: Path) -> None:
+    """On a cluster every node must see OUT: write a token here, read it on each node."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    out.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex
+    probe = out / ".sweep_storage_probe"
+    write_text_atomic(probe, token)
+
+    def read(path: str) -> str:
+        try:
+            return Path(path).read_text()
+        except OSError:
+            return ""
+
+    remote = ray.remote(num_cpus=0)(read)
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    seen = ray.get([remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
+        n["NodeID"], soft=False)).remote(str(probe.resolve())) for n in nodes])
+    blind = [n["NodeManagerAddress"] for n, s in zip(nodes, seen, strict=True) if s != token]
+    probe.unlink(missing_ok=True)
+    if blind:
+        raise ValueError(f"the output directory {out} is not visible from node(s) "
+                         f"{', '.join(blind)}: on a cluster, --out must be on storage every "
+                         "node shares (NFS, a mounted bucket)")
+
+
+def run_sweep(cfg: SweepConfig) -> dict:
+    """Collect, train every (setup, method, seed) on Ray, evaluate, report. Returns the
+    summary {setup: {method: {mean, std, per_seed}}}; failed runs are listed in the report
+    and raise no exception here (``failures(summary)`` lists them)."""
+    import ray
+
+    cfg.validate()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = start_ray(cfg)
+    try:
+        if cfg.address:
+            check_shared_storage(out)
+        runs = []
+        for setup in cfg.setups:
+            prior, task = collect_setup(cfg, setup)
+            runs += [Run(setup, m, s, run_dir_for(cfg, setup, m, s),
+                         method_config(cfg, setup, m, s, prior, task))
+                     for m in cfg.methods for s in cfg.seeds]
+        _train_all(cfg, runs, ray)
+    finally:
+        if started:
+            ray.shutdown()
+    return write_report(cfg, runs)
+
+
+def _train_all(cfg: SweepConfig, runs: list[Run], ray) -> None:
+    from tqdm import tqdm
+
+    todo = []
+    for run in runs:
+        if finished(run):
+            run.success = final_success(run.run_dir)
+        else:
+            todo.append(run)
+    remote = ray.remote(_run_task).options(num_cpus=cfg.cpus_per_run,
+                                           num_gpus=cfg.gpus_per_run, max_retries=0)
+    pending = {remote.remote(r.cfg.to_dict(), str(r.run_dir)): r for r in todo}
+    total = sum(r.cfg.steps for r in runs)
+    done_steps = sum(r.cfg.steps for r in runs if r.success is not None)
+    with tqdm(total=total, initial=done_steps, desc=f"sweep: {len(runs)} runs", unit="step",
+              disable=not cfg.progress, dynamic_ncols=True) as bar:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=2.0)
+            for ref in ready:
+                run = pending.pop(ref)
+                try:
+                    run.success = float(ray.get(ref))
+                except Exception as exc:  # a failed run is reported; the others go on
+                    run.error = _one_line(exc)
+            bar.n = sum(r.cfg.steps if r.success is not None else _last_step(r.run_dir)
+                        for r in runs)
+            n_done = sum(r.success is not None for r in runs)
+            n_failed = sum(bool(r.error) for r in runs)
+            bar.set_postfix(done=n_done, running=len(pending), failed=n_failed, refresh=False)
+            bar.refresh()
+    for run in runs:
+        state = f"failed: {run.error}" if run.error else f"success {run.success:.2f}"
+        print(f"== {run.setup} {run.method} seed {run.seed}: {state} ({run.run_dir})")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # Ray wraps the worker's exception; its last non-empty line is the original message.
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+
+
+def _last_step(run_dir: Path) -> int:
+    """The latest logged step of a run (0 before its first log line)."""
+    try:
+        lines = (run_dir / "train.csv").read_text().strip().splitlines()
+        return int(float(lines[-1].split(",")[0])) if len(lines) > 1 else 0
+    except (OSError, ValueError):
+        return 0
+
+
+# --- the report -----------------------------------------------------------------------------
+def failures(runs: list[Run]) -> list[Run]:
+    return [r for r in runs if r.error]
+
+
+def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
+    out = Path(cfg.out)
+    obs = "state" if cfg.train.obs == "state" else f"{cfg.train.obs}, net {cfg.train.net}"
+    lines = [f"# Sweep: {', '.join(cfg.setups)} ({obs})", "",
+             f"{cfg.train.steps} gradient steps, batch {cfg.train.batch_size}, "
+             f"{cfg.eval_episodes} evaluation episodes per seed in each setup's env; "
+             f"{cfg.prior_episodes} prior and {cfg.task_episodes} task episodes collected."]
+    summary: dict = {}
+    for setup in cfg.setups:
+        ours = [r for r in runs if r.setup == setup]
+        lines += ["", f"## {setup} (evaluated in `{SETUPS[setup].eval_env}`)", "",
+                  "| method | success (mean ± std over seeds) | per seed |", "|---|---|---|"]
+        summary[setup] = {}
+        for method in cfg.methods:
+            per_seed = {r.seed: r.success for r in ours
+                        if r.method == method and r.success is not None}
+            failed = [r for r in ours if r.method == method and r.error]
+            cell = ", ".join(f"{v:.2f}" for v in per_seed.values())
+            cell += "".join(f", seed {r.seed} failed" for r in failed)
+            if per_seed:
+                vals = np.array(list(per_seed.values()))
+                summary[setup][method] = {"mean": float(vals.mean()), "std": float(vals.std()),
+                                          "per_seed": {str(k): v for k, v in per_seed.items()}}
+                lines.append(f"| {method} | {vals.mean():.2f} ± {vals.std():.2f} | {cell} |")
+            else:
+                lines.append(f"| {method} | - | {cell or 'no runs'} |")
+        folder = run_dir_for(cfg, setup, "x", 0).parent
+        png = plot_mean_curves(cfg, setup, ours, folder / "success.png")
+        lines += ["", f"![success against steps]({png.relative_to(out)})", ""]
+        gifs = []
+        for method in cfg.methods:
+            first = next((r for r in ours if r.method == method and r.success is not None),
+                         None)
+            videos = sorted((first.run_dir / "videos").glob("*.gif")) if first else []
+            if videos:
+                dest = folder / f"{method}.gif"
+                dest.write_bytes(videos[-1].read_bytes())
+                gifs.append(f"{method}: ![{method}]({dest.relative_to(out)})")
+        if gifs:
+            lines += ["Last evaluation episode of the first seed:", ""] + gifs + [""]
+    failed = failures(runs)
+    if failed:
+        lines += ["## Failed runs", "", "Re-run the same command to resume them.", ""]
+        lines += [f"- {r.setup} {r.method} seed {r.seed} ({r.run_dir}): {r.error}"
+                  for r in failed]
+    write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    print("\n".join(lines))
+    return summary
+
+
+def plot_mean_curves(cfg: SweepConfig, setup: str, runs: list[Run], path: Path) -> Path:
+    from cog.logger import CsvLog
+    from cog.plotting import new_figure, save_png
+
+    fig, ax = new_figure(figsize=(5.5, 3.6))
+    for method in cfg.methods:
+        curves = []
+        for r in runs:
+            if r.method == method and (r.run_dir / "eval.csv").is_file():
+                rows = CsvLog(r.run_dir / "eval.csv").rows
+                curves.append({int(x["step"]): x["eval/success_rate"] for x in rows})
+        steps = sorted(set.intersection(*[set(c) for c in curves])) if curves else []
+        if not steps:
+            continue
+        vals = np.array([[c[s] for s in steps] for c in curves])
+        mean, std = vals.mean(0), vals.std(0)
+        ax.plot(steps, mean, marker="o", markersize=3, label=method)
+        ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("gradient steps")
+    ax.set_ylabel("success rate")
+    ax.set_title(f"{setup}, {cfg.train.obs}, {len(cfg.seeds)} seed(s)")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    return save_png(fig, path)
