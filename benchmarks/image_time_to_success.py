@@ -67,7 +67,9 @@ CONFIGS: dict[str, dict] = {
 
 
 def run_config(name: str, seed: int, args, prior: Path, task: Path) -> TrainConfig:
-    base = TrainConfig(
+    # holdout_fraction 0: every configuration trains on all the data, as the runs recorded
+    # before the held-out split (issue 14) did, so the figures stay comparable.
+    base = TrainConfig(holdout_fraction=0.0,
         obs="image", prior=str(prior), task=str(task), eval_env=SETUPS[args.setup].eval_env,
         steps=10_000_000, seed=seed, bc_warmup_steps=args.bc_warmup_steps, threads=1,
         eval_every_minutes=args.eval_every_minutes, time_limit_minutes=args.minutes,

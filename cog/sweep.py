@@ -210,8 +210,10 @@ def _node_id() -> str:
 
 # --- Ray ------------------------------------------------------------------------------------
 def start_ray(cfg: SweepConfig) -> bool:
-    """Join ``cfg.address``, or start a local Ray on 127.0.0.1 with ``workers`` CPUs (and the
-    GPUs torch sees). True when this call started it."""
+    """Join ``cfg.address``, or start a local Ray with ``workers`` CPUs (and the GPUs torch
+    sees). True when this call started it. Ray's gRPC servers bind every interface (Ray 2.60
+    has no loopback-only option); its token authentication, on by default, refuses any
+    client without the token (tests/test_ray_auth.py)."""
     import ray
 
     if ray.is_initialized():
@@ -225,7 +227,7 @@ def start_ray(cfg: SweepConfig) -> bool:
 
             gpus = torch.cuda.device_count()
         ray.init(num_cpus=int(max(cfg.workers * cfg.cpus_per_run, 1)), num_gpus=gpus,
-                 include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+                 include_dashboard=False, log_to_driver=False)
     return True
 
 

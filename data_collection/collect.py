@@ -484,6 +484,9 @@ def _start_ray(cfg: CollectConfig) -> bool:
     if cfg.address is not None:
         ray.init(address=cfg.address, log_to_driver=False)
     else:
+        # Ray's gRPC servers bind every interface (Ray 2.60 has no option to bind loopback
+        # only); its token authentication, on by default, is what keeps other machines out
+        # (tests/test_ray_auth.py).
         ray.init(num_cpus=cfg.workers, include_dashboard=False, log_to_driver=False)
     return True
 
