@@ -74,6 +74,7 @@ def main() -> None:
                       checkpoint_every=args.eval_every),
     )
     run_sweep(cfg)
+    print((Path(cfg.out) / "report.md").read_text())
 
 
 if __name__ == "__main__":

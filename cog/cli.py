@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import pkgutil
 import sys
 
@@ -46,6 +47,29 @@ def show_progress(args) -> bool:
     return sys.stderr.isatty() if flag is None else bool(flag)
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (so captured and redirected streams
+    see the messages too)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def configure_logging() -> None:
+    """The CLI edge decides where library logs go: our packages' messages (INFO and up) on
+    stderr, results on stdout; other libraries keep to warnings."""
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root.addHandler(handler)
+    for name in ("cog", "data_collection", "policies", "envs", "robot_interface"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def setup_arg(name: str) -> str:
     """argparse ``type=`` for every --setup flag: the registry's spelling, one clear error."""
     from data_collection.presets import setup_name
@@ -74,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -21,6 +21,7 @@ are written at the end.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -35,6 +36,7 @@ from data_collection.presets import SETUPS, setup_name
 from envs.atomic import write_text_atomic
 
 METHODS = ("cog", "task_only", "bc", "bc_task", "sac")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -132,7 +134,7 @@ def collect_setup(cfg: SweepConfig, setup: str) -> tuple[Path, Path]:
     for label, job in jobs:
         t0 = time.perf_counter()
         res = collect(job, progress=cfg.progress)
-        print(f"{label}: {res.out} ({time.perf_counter() - t0:.0f}s)")
+        log.info("%s: %s (%.0fs)", label, res.out, time.perf_counter() - t0)
         paths.append(Path(job.out))
     return paths[0], paths[1]
 
@@ -181,18 +183,16 @@ def finished(run: Run) -> bool:
 
 def _run_task(cfg_dict: dict, run_dir: str) -> float:
     """What a Ray worker runs: one training run, its output in RUN/log.txt."""
-    import logging
-
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     (Path(run_dir) / "worker.pid").write_text(f"{os.getpid()}\n")
-    with open(Path(run_dir) / "log.txt", "a", buffering=1) as log:
+    with open(Path(run_dir) / "log.txt", "a", buffering=1) as out:
         old = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = log
-        handler = logging.StreamHandler(log)
+        sys.stdout = sys.stderr = out
+        handler = logging.StreamHandler(out)
         logging.getLogger().addHandler(handler)
         try:
-            print(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
-                  f"host {os.uname().nodename} ray node {_node_id()}")
+            out.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()} "
+                      f"host {os.uname().nodename} ray node {_node_id()}\n")
             return train_one(cfg_dict, run_dir)
         finally:
             logging.getLogger().removeHandler(handler)
@@ -317,7 +317,8 @@ def _train_all(cfg: SweepConfig, runs: list[Run], ray) -> None:
             bar.refresh()
     for run in runs:
         state = f"failed: {run.error}" if run.error else f"success {run.success:.2f}"
-        print(f"== {run.setup} {run.method} seed {run.seed}: {state} ({run.run_dir})")
+        log.info("== %s %s seed %d: %s (%s)", run.setup, run.method, run.seed, state,
+                 run.run_dir)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -388,7 +389,6 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
                   for r in failed]
     write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    print("\n".join(lines))
     return summary
 
 

@@ -21,7 +21,7 @@ env reward tells them apart.
 
 from __future__ import annotations
 
-import sys
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +89,8 @@ def setup_name(name: str) -> str:
     if name in SETUPS:
         return name
     if name in OLD_NAMES:
-        print(f"note: setup {name!r} is now spelled {OLD_NAMES[name]!r}", file=sys.stderr)
+        logging.getLogger(__name__).warning("note: setup %r is now spelled %r", name,
+                                            OLD_NAMES[name])
         return OLD_NAMES[name]
     raise ValueError(f"unknown setup {name!r}; choose one of {', '.join(SETUPS)}")
 

@@ -32,12 +32,13 @@ def load_policy(spec: str, noise: float = 0.1, seed: int | None = None):
     """What every ``--policy`` flag means: an expert name (``make_policy``) or the path of an
     exported learned policy (``cog export``). Returns (policy, is_scripted). The older
     ``scripted:NAME`` spelling still works, with a note."""
-    import sys
+    import logging
     from pathlib import Path
 
     if spec.startswith("scripted:"):
         spec = spec.split(":", 1)[1]
-        print(f"note: --policy scripted:{spec} is now --policy {spec}", file=sys.stderr)
+        logging.getLogger(__name__).warning("note: --policy scripted:%s is now --policy %s",
+                                            spec, spec)
         return make_policy(spec, noise=noise, seed=seed), True
     if Path(spec).is_file():
         return load_exported(spec), False

@@ -54,6 +54,9 @@ def test_one_spelling_per_meaning():
     (["train", "--eval-ray"], "eval_workers", 0),
 ])
 def test_old_spellings_still_work_with_a_note(argv, dest, value, capsys):
+    from cog.cli import configure_logging
+
+    configure_logging()
     args = build_parser().parse_args(argv)
     assert getattr(args, dest) == value
     assert "is now" in capsys.readouterr().err

@@ -35,9 +35,10 @@ def test_presets_pair_prior_and_task_sources(tmp_path):
 def test_one_setup_spelling_across_commands(tmp_path, capsys):
     """collect, train and the stitching benchmark take the same names from one registry; the
     old underscore spelling still works, with a note naming the new one."""
-    from cog.cli import build_parser
+    from cog.cli import build_parser, configure_logging
     from cog.config import config_for_setup
 
+    configure_logging()  # as `cog` does: notes go to stderr
     parser = build_parser()
     for setup, preset in SETUPS.items():
         assert parser.parse_args(["collect", "--setup", setup]).preset == setup

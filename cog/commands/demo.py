@@ -33,6 +33,7 @@ def add_parsers(subparsers) -> None:
 def run(args) -> int:
     import time
     from dataclasses import replace
+    from pathlib import Path
 
     from cog.cli import show_progress
     from cog.sweep import SweepConfig, run_sweep
@@ -56,6 +57,7 @@ def run(args) -> int:
     )
     t0 = time.perf_counter()
     summary = run_sweep(cfg)["closed-drawer"]
+    print((Path(args.out) / "report.md").read_text())
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f}s: "
           + ", ".join(f"{m} {s['mean']:.2f}" for m, s in summary.items())
           + f"; report: {args.out}/report.md")

@@ -6,6 +6,8 @@ import argparse
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    from cog.cli import progress_arg
+
     p = subparsers.add_parser("envs", help="list the registered envs with horizon and spaces")
     p.set_defaults(func=_envs)
 
@@ -31,6 +33,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="also write a GIF rendered at this size (e.g. 256) next to --video",
     )
     p.add_argument("--image-size", type=int, default=48)
+    progress_arg(p)
     p.set_defaults(func=_rollout)
 
 
@@ -55,6 +58,7 @@ def _rollout(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     import envs
+    from cog.cli import show_progress
     from envs.video import save_gif
     from policies import load_policy
     from policies.evaluate import rollout
@@ -71,7 +75,7 @@ def _rollout(args: argparse.Namespace) -> int:
         record=want_video,
         render_size=args.video_size if want_video else 0,
         env_kwargs={"image_size": args.image_size},
-        progress=True,
+        progress=show_progress(args),
     )
     key = args.success_key or getattr(policy, "success_key", "is_success")
     print(

@@ -113,10 +113,13 @@ def _progress(args) -> bool:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from cog.sweep import run_sweep
 
     cfg = sweep_config(args)
     summary = run_sweep(cfg)
+    print((Path(cfg.out) / "report.md").read_text())
     missing = sum(len(cfg.seeds) * len(cfg.methods) for _ in cfg.setups) - sum(
         len(m["per_seed"]) for s in summary.values() for m in s.values())
     print(f"report: {cfg.out}/report.md")
