@@ -63,3 +63,26 @@ def test_report_table_plot_summary_and_failures(tmp_path):
     assert (tmp_path / "success.png").read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["closed-drawer"]["task_only"]["mean"] == 0.05
+
+
+def test_sweep_settings_from_a_file_and_flags(tmp_path):
+    from cog.cli import build_parser
+    from cog.commands.sweep import sweep_config
+
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"setups": ["closed_drawer", "pick-place"], "seeds": [3],
+                                "obs": "image", "train": {"batch_size": 64}, "workers": 1}))
+    args = build_parser().parse_args(["sweep", "--config", str(grid), "--seeds", "0", "1",
+                                      "--set", "precision=bf16", "augment=false",
+                                      "--irrelevant-fraction", "0.5"])
+    cfg = sweep_config(args)
+    assert cfg.setups == ("closed-drawer", "pick-place") and cfg.seeds == (0, 1)  # flags win
+    assert (cfg.train.obs, cfg.train.net, cfg.train.batch_size) == ("image", "fast", 64)
+    assert cfg.train.precision == "bf16" and cfg.train.augment is False
+    assert cfg.irrelevant_fraction == 0.5 and cfg.workers == 1
+    bad = build_parser().parse_args(["sweep", "--set", "batch_size=many"])
+    with pytest.raises(ValueError, match="'many' is not a int"):
+        sweep_config(bad)
+    grid.write_text(json.dumps({"colour": "red"}))
+    with pytest.raises(ValueError, match="unknown sweep setting"):
+        sweep_config(build_parser().parse_args(["sweep", "--config", str(grid)]))

@@ -1,0 +1,75 @@
+"""Machine-readable copies of the result tables (issue 11), built from run folders.
+
+    python benchmarks/results_tables.py \\
+        --image closed-drawer:cog:0=RUN_DIR closed-drawer:cog:1=RUN_DIR ... \\
+        --irrelevant closed-drawer:0.5:cog:0=RUN_DIR ...
+
+writes benchmarks/results/image_table.json, shaped {setup: {method: {seed: success}}}, and
+benchmarks/results/irrelevant_prior.json, shaped {setup: {fraction: {method: {seed:
+success}}}}. "success" is the run's last evaluation (the final checkpoint's); a run that has
+not reached its planned steps still counts with what it reached, and the step it reached is
+printed (and belongs in the markdown table beside it). A cell with no run is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cog.config import TrainConfig  # noqa: E402
+from cog.logger import CsvLog  # noqa: E402
+from envs.atomic import write_text_atomic  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def last_eval(run: Path) -> tuple[float, int, int]:
+    """(success at the last evaluation, its step, the run's planned steps)."""
+    rows = [r for r in CsvLog(run / "eval.csv").rows if "eval/success_rate" in r]
+    if not rows:
+        raise ValueError(f"{run} has no evaluation yet")
+    planned = TrainConfig.load(run / "config.json").steps
+    return rows[-1]["eval/success_rate"], int(rows[-1]["step"]), planned
+
+
+def parse(items: list[str], parts: int) -> list[tuple[list[str], Path]]:
+    out = []
+    for item in items:
+        key, sep, path = item.partition("=")
+        fields = key.split(":")
+        if not sep or len(fields) != parts:
+            raise SystemExit(f"{item!r}: expected {':'.join(['X'] * parts)}=RUN_DIR")
+        out.append((fields, Path(path)))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--image", nargs="*", default=[], metavar="SETUP:METHOD:SEED=RUN")
+    p.add_argument("--irrelevant", nargs="*", default=[],
+                   metavar="SETUP:FRACTION:METHOD:SEED=RUN")
+    args = p.parse_args()
+    if args.image:
+        table: dict = {}
+        for (setup, method, seed), run in parse(args.image, 3):
+            success, step, planned = last_eval(run)
+            table.setdefault(setup, {}).setdefault(method, {})[seed] = success
+            print(f"image {setup} {method} seed {seed}: {success:.2f} at {step}/{planned}")
+        write_text_atomic(RESULTS / "image_table.json", json.dumps(table, indent=2) + "\n")
+    if args.irrelevant:
+        table = {}
+        for (setup, fraction, method, seed), run in parse(args.irrelevant, 4):
+            success, step, planned = last_eval(run)
+            table.setdefault(setup, {}).setdefault(fraction, {}).setdefault(
+                method, {})[seed] = success
+            print(f"irrelevant {setup} {fraction} {method} seed {seed}: {success:.2f} at "
+                  f"{step}/{planned}")
+        write_text_atomic(RESULTS / "irrelevant_prior.json", json.dumps(table, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
