@@ -45,7 +45,8 @@ def _envs(args: argparse.Namespace) -> int:
     print(f"{'env id':30s} {'horizon':>7s}  success flag  description")
     for env_id, spec in TASKS.items():
         print(f"{env_id:30s} {spec.horizon:7d}  {spec.success_key:12s}  {spec.description}")
-    print("\nobservation: Dict(image: uint8 48x48x3 (configurable), state: float32 (10,))")
+    print("\nobservation: Dict(image: uint8 48x48x3 (configurable), state: float32 (10,) "
+          "proprioception, object: float32 (8,) privileged scene state, simulator only)")
     print("action: Box(-1, 1, (8,)): dx dy dz, droll dpitch dyaw, gripper, neutral")
     print("\nscripted experts (policy -> its natural env):")
     for name, env_id in DEFAULT_ENV.items():
