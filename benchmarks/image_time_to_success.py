@@ -12,7 +12,7 @@ start the task data never shows, and stops each run after ``--minutes`` of train
 
 It prints, per run, the training time and gradient steps at which success first reached
 ``--target`` (the figure issue 10 moves), the best and the last evaluation, and writes
-OUT/summary.json and OUT/success_vs_minutes.png. Re-running the same command skips finished
+OUT/time_to_success.json and OUT/success_vs_minutes.png. Re-running the same command skips finished
 runs and resumes interrupted ones (`cog train --resume` underneath).
 """
 
@@ -21,15 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cog.config import TrainConfig  # noqa: E402
 from cog.logger import CsvLog  # noqa: E402
-from cog.sweep import SweepConfig, collect_setup  # noqa: E402
-from data_collection.presets import SETUPS  # noqa: E402
+from cog.sweep import SweepConfig, run_sweep  # noqa: E402
 from envs.atomic import write_text_atomic  # noqa: E402
 
 # Named configurations (overrides of TrainConfig). "old" is the configuration of the 50k-step
@@ -66,16 +64,15 @@ CONFIGS: dict[str, dict] = {
 }
 
 
-def run_config(name: str, seed: int, args, prior: Path, task: Path) -> TrainConfig:
+def base_config(args) -> TrainConfig:
+    """What every configuration shares; CONFIGS[name] is applied on top (a sweep variant)."""
     # holdout_fraction 0: every configuration trains on all the data, as the runs recorded
     # before the held-out split (issue 14) did, so the figures stay comparable.
-    base = TrainConfig(holdout_fraction=0.0,
-        obs="image", prior=str(prior), task=str(task), eval_env=SETUPS[args.setup].eval_env,
-        steps=10_000_000, seed=seed, bc_warmup_steps=args.bc_warmup_steps, threads=1,
+    return TrainConfig(
+        obs="image", steps=10_000_000, bc_warmup_steps=args.bc_warmup_steps, threads=1,
         eval_every_minutes=args.eval_every_minutes, time_limit_minutes=args.minutes,
-        eval_episodes=args.eval_episodes, checkpoint_every=2500, log_every=250,
-        progress=False, eval_gif=True)
-    return replace(base, **CONFIGS[name])
+        checkpoint_every=2500, log_every=250, progress=False, eval_gif=True,
+        holdout_fraction=0.0, net="fast")
 
 
 def first_reaching(rows: list[dict], target: float) -> dict | None:
@@ -137,29 +134,6 @@ def plot(summary: dict, path: Path, target: float) -> None:
     save_png(fig, path)
 
 
-def follow(futures: dict, runs: dict[str, Path], minutes: float) -> None:
-    """One progress bar over all runs, in minutes of training time from their train.csv."""
-    from concurrent.futures import wait
-
-    from tqdm import tqdm
-
-    def done_minutes(run_dir: Path) -> float:
-        try:
-            rows = CsvLog(run_dir / "train.csv").rows
-            return min(minutes, rows[-1]["time/train_seconds"] / 60.0) if rows else 0.0
-        except (OSError, ValueError, KeyError):
-            return 0.0
-
-    total = minutes * len(runs)
-    with tqdm(total=round(total, 1), desc=f"{len(runs)} runs", unit="min",
-              bar_format="{l_bar}{bar}| {n:.1f}/{total:.0f} training min [{elapsed}]") as bar:
-        while wait(list(futures.values()), timeout=5.0).not_done:
-            bar.n = round(sum(done_minutes(d) for d in runs.values()), 1)
-            bar.refresh()
-        bar.n = round(total, 1)
-        bar.refresh()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--configs", nargs="+", default=["cpu-b128", "old"], choices=sorted(CONFIGS))
@@ -173,30 +147,21 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=300, help="prior and task episodes each")
     p.add_argument("--data-dir", default="", help="default OUT/data")
     p.add_argument("--out", default="runs/image_time_to_success")
-    p.add_argument("--jobs", type=int, default=2, help="runs at once (one thread each)")
+    p.add_argument("--workers", "--jobs", type=int, default=2,
+                   help="runs at once, one thread each (2)")
     args = p.parse_args()
 
     out = Path(args.out)
-    data = SweepConfig(setups=(args.setup,), out=str(out), data_dir=args.data_dir,
-                       prior_episodes=args.episodes, task_episodes=args.episodes)
-    prior, task = collect_setup(data, args.setup)
-    cfgs = {f"{name}_seed{seed}": run_config(name, seed, args, prior, task)
-            for name in args.configs for seed in args.seeds}
-    runs = {key: out / key for key in cfgs}
-
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from cog.sweep import train_one
-
-    ctx = multiprocessing.get_context("spawn")  # no forked torch/pybullet state
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
-        futures = {key: pool.submit(train_one, cfg.to_dict(), str(runs[key]))
-                   for key, cfg in cfgs.items()}
-        follow(futures, runs, args.minutes)
-        for future in futures.values():
-            future.result()
-    report(runs, args)
+    # One way to run a grid: the configurations are variants of a sweep (cog.sweep), which
+    # resumes interrupted runs and skips finished ones.
+    sweep = SweepConfig(setups=(args.setup,), methods=tuple(args.configs), seeds=tuple(args.seeds),
+                        out=str(out), data_dir=args.data_dir, prior_episodes=args.episodes,
+                        task_episodes=args.episodes, eval_episodes=args.eval_episodes,
+                        workers=args.workers, train=base_config(args),
+                        variants={name: CONFIGS[name] for name in args.configs})
+    run_sweep(sweep)
+    report({f"{name}_seed{seed}": out / f"{name}_seed{seed}"
+            for name in args.configs for seed in args.seeds}, args)
 
 
 def report(runs: dict[str, Path], args) -> None:
@@ -204,15 +169,15 @@ def report(runs: dict[str, Path], args) -> None:
     out = Path(args.out)
     summary = summarise(runs, args.target)
     meta = {"target": args.target, "minutes": args.minutes, "eval_episodes": args.eval_episodes,
-            "eval_every_minutes": args.eval_every_minutes, "jobs": args.jobs,
+            "eval_every_minutes": args.eval_every_minutes, "workers": args.workers,
             "configs": {name: CONFIGS[name] for name in args.configs}}
-    write_text_atomic(out / "summary.json",
+    write_text_atomic(out / "time_to_success.json",
                       json.dumps({"meta": meta, "runs": summary}, indent=2) + "\n")
     plot(summary, out / "success_vs_minutes.png", args.target)
 
     print(f"\nCOG from the camera, {args.setup}: first evaluation at success >= {args.target} "
           f"({args.eval_episodes} episodes, every {args.eval_every_minutes:g} training minutes, "
-          f"at most {args.minutes:g} minutes, {args.jobs} run(s) at once, one thread each)")
+          f"at most {args.minutes:g} minutes, {args.workers} run(s) at once, one thread each)")
     print("| run | reached at (training min) | at step | best (step) | last (step, min) "
           "| median updates/s |")
     print("|---|---|---|---|---|---|")
@@ -226,7 +191,7 @@ def report(runs: dict[str, Path], args) -> None:
         print(f"| {key} | {reached} | {step} | {s['best']:.2f} ({s['best_step']}) | "
               f"{s['last']:.2f} ({s['last_step']}, {s['last_minutes']:.1f}) | "
               f"{s['median_updates_per_s']:.1f} |")
-    print(f"\nwrote {out / 'summary.json'} and {out / 'success_vs_minutes.png'}")
+    print(f"\nwrote {out / 'time_to_success.json'} and {out / 'success_vs_minutes.png'}")
 
 
 if __name__ == "__main__":

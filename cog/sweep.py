@@ -58,6 +58,9 @@ class SweepConfig:
     gpus_per_run: float = 0.0  # e.g. 0.25: four runs share one GPU
     address: str = ""  # join an existing Ray cluster (OUT must be on shared storage)
     progress: bool = True
+    # Named variants usable as methods: COG (prior + task CQL) with these TrainConfig
+    # overrides, e.g. {"cog-b64": {"batch_size": 64}} (the image time-to-success benchmark).
+    variants: dict[str, dict] = field(default_factory=dict)
     # The training config every method starts from: state observations (proprioception plus
     # the privileged object state, see cog.config.state_keys), which CPU trains in minutes.
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
@@ -67,9 +70,10 @@ class SweepConfig:
 
     def validate(self) -> SweepConfig:
         self.setups = tuple(setup_name(s) for s in self.setups)
-        unknown = [m for m in self.methods if m not in METHODS]
+        unknown = [m for m in self.methods if m not in METHODS and m not in self.variants]
         if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+            raise ValueError(f"unknown method(s) {unknown}; choose from "
+                             f"{', '.join([*METHODS, *self.variants])}")
         if not self.setups or not self.methods or not self.seeds:
             raise ValueError("a sweep needs at least one setup, one method and one seed")
         if self.workers < 1 or self.cpus_per_run <= 0 or self.gpus_per_run < 0:
@@ -100,7 +104,7 @@ def data_dir_for(cfg: SweepConfig) -> Path:
 
 def method_config(cfg: SweepConfig, setup: str, method: str, seed: int, prior: Path,
                   task: Path) -> TrainConfig:
-    if method not in METHODS:
+    if method not in METHODS and method not in cfg.variants:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     base = replace(cfg.train, seed=seed, task=str(task), prior=str(prior),
                    eval_env=SETUPS[setup].eval_env, eval_every=cfg.eval_every,
@@ -115,6 +119,8 @@ def method_config(cfg: SweepConfig, setup: str, method: str, seed: int, prior: P
         return replace(base, algo="bc", bc_data="task")
     if method == "sac":
         return replace(base, algo="sac")
+    if method in cfg.variants:
+        return replace(base, **cfg.variants[method])
     return base
 
 
@@ -226,8 +232,12 @@ def start_ray(cfg: SweepConfig) -> bool:
             import torch
 
             gpus = torch.cuda.device_count()
+        # Ray starts its workers at niceness 15; a training run is the machine's main job,
+        # and at 15 it would starve behind any other process (and time-to-success
+        # benchmarks, which read the clock, would measure the other process).
         ray.init(num_cpus=int(max(cfg.workers * cfg.cpus_per_run, 1)), num_gpus=gpus,
-                 include_dashboard=False, log_to_driver=False)
+                 include_dashboard=False, log_to_driver=False,
+                 _system_config={"worker_niceness": 0})
     return True
 
 
@@ -297,9 +307,10 @@ def _train_all(cfg: SweepConfig, runs: list[Run], ray) -> None:
     remote = ray.remote(_run_task).options(num_cpus=cfg.cpus_per_run,
                                            num_gpus=cfg.gpus_per_run, max_retries=0)
     pending = {remote.remote(r.cfg.to_dict(), str(r.run_dir)): r for r in todo}
-    total = sum(r.cfg.steps for r in runs)
-    done_steps = sum(r.cfg.steps for r in runs if r.success is not None)
-    with tqdm(total=total, initial=done_steps, desc=f"sweep: {len(runs)} runs", unit="step",
+    total = sum(_size(r) for r in runs)
+    done = sum(_size(r) for r in runs if r.success is not None)
+    unit = "training min" if cfg.train.time_limit_minutes > 0 else "step"
+    with tqdm(total=total, initial=done, desc=f"sweep: {len(runs)} runs", unit=unit,
               disable=not cfg.progress, dynamic_ncols=True) as bar:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=2.0)
@@ -309,8 +320,7 @@ def _train_all(cfg: SweepConfig, runs: list[Run], ray) -> None:
                     run.success = float(ray.get(ref))
                 except Exception as exc:  # a failed run is reported; the others go on
                     run.error = _one_line(exc)
-            bar.n = sum(r.cfg.steps if r.success is not None else _last_step(r.run_dir)
-                        for r in runs)
+            bar.n = sum(_size(r) if r.success is not None else _progress(r) for r in runs)
             n_done = sum(r.success is not None for r in runs)
             n_failed = sum(bool(r.error) for r in runs)
             bar.set_postfix(done=n_done, running=len(pending), failed=n_failed, refresh=False)
@@ -328,11 +338,24 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[-1] if lines else ''}"
 
 
-def _last_step(run_dir: Path) -> int:
-    """The latest logged step of a run (0 before its first log line)."""
+def _size(run: Run) -> float:
+    """A run's length for the progress bar: its training minutes when time-limited (the
+    image benchmarks), else its steps."""
+    limit = run.cfg.time_limit_minutes
+    return round(limit, 1) if limit > 0 else run.cfg.steps
+
+
+def _progress(run: Run) -> float:
+    """How far a run has got, in the units of ``_size`` (0 before its first log line)."""
     try:
-        lines = (run_dir / "train.csv").read_text().strip().splitlines()
-        return int(float(lines[-1].split(",")[0])) if len(lines) > 1 else 0
+        lines = (run.run_dir / "train.csv").read_text().strip().splitlines()
+        if len(lines) < 2:
+            return 0
+        fields = lines[-1].split(",")
+        if run.cfg.time_limit_minutes > 0:
+            column = lines[0].split(",").index("time/train_seconds")
+            return min(_size(run), round(float(fields[column]) / 60.0, 1))
+        return int(float(fields[0]))
     except (OSError, ValueError):
         return 0
 

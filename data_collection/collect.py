@@ -487,7 +487,9 @@ def _start_ray(cfg: CollectConfig) -> bool:
         # Ray's gRPC servers bind every interface (Ray 2.60 has no option to bind loopback
         # only); its token authentication, on by default, is what keeps other machines out
         # (tests/test_ray_auth.py).
-        ray.init(num_cpus=cfg.workers, include_dashboard=False, log_to_driver=False)
+        # niceness 0: Ray's default (15) starves collection behind any other process.
+        ray.init(num_cpus=cfg.workers, include_dashboard=False, log_to_driver=False,
+                 _system_config={"worker_niceness": 0})
     return True
 
 

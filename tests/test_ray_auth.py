@@ -32,3 +32,15 @@ def test_a_client_without_the_token_is_refused(tmp_path):
         assert "auth" in (res.stdout + res.stderr).lower()
     finally:
         ray.shutdown()
+
+
+def test_sweep_workers_run_at_normal_priority():
+    """Ray's default worker niceness (15) would starve training behind any other process."""
+    ray = pytest.importorskip("ray")
+    from cog.sweep import SweepConfig, start_ray
+
+    assert start_ray(SweepConfig(workers=1))
+    try:
+        assert ray.get(ray.remote(lambda: os.nice(0)).remote()) == 0
+    finally:
+        ray.shutdown()
