@@ -82,9 +82,13 @@ class ReplayBuffer:
 
         obs_offset, trans_offset = 0, 0
         obs_index, rewards, is_task, keep, ends, held = [], [], [], [], [], []
+        first_rows: dict[str, np.ndarray] = {}
         for ds in parts:
             from_task = ds is task
             obs_index.append(ds.obs_index.astype(np.int64) + obs_offset)
+            # episode e's first observation is row episode_starts[e] + e of its file
+            first_rows["task" if from_task else "prior"] = (
+                ds.episode_starts.astype(np.int64) + np.arange(ds.num_episodes) + obs_offset)
             ends.append(np.repeat(ds.episode_starts + ds.lengths, ds.lengths) + trans_offset)
             r = ds.rewards.astype(np.float32)
             if not from_task and relabel_prior:
@@ -110,6 +114,7 @@ class ReplayBuffer:
         self.dones = to_dev([ds.terminals for ds in parts], torch.float32)
         self.obs_index = to_dev(obs_index)
         self.from_task = to_dev(is_task)
+        self.first_rows = {k: torch.from_numpy(v).to(self.device) for k, v in first_rows.items()}
         self.n_step = int(n_step)
         if self.n_step > 1:
             r, d, rows, disc = n_step_returns(np.concatenate(rewards), self.dones.cpu().numpy(),
@@ -152,6 +157,12 @@ class ReplayBuffer:
         g = torch.Generator().manual_seed(seed)
         order = torch.randperm(len(self.heldout_ids), generator=g)[:max_size]
         return self._batch(self.heldout_ids[order.to(self.device)])
+
+    def initial_obs(self, part: str) -> dict[str, Tensor]:
+        """The first observation of every episode of the ``prior`` or ``task`` file."""
+        if part not in self.first_rows:
+            raise ValueError(f"this buffer holds no {part} data")
+        return self._obs(self.first_rows[part])
 
     def state_statistics(self, min_std: float = 1e-2) -> tuple[Tensor, Tensor]:
         """Mean and std of the low-dimensional state over the observation rows in use (a

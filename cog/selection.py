@@ -123,9 +123,7 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
     task, prior = load_datasets(cfg)
     data_cfg = TrainConfig.from_dict({**cfg.to_dict(), "algo": "cql"})  # all of the data
     buffer = build_buffer(data_cfg, task, prior, torch.device("cpu"))
-    starts = _initial_rows(prior if prior is not None else task, buffer, prior is not None,
-                           task)
-    init_obs = buffer._obs(starts)
+    init_obs = buffer.initial_obs("prior" if prior is not None else "task")
     values = {}
     iterator = steps
     if progress:
@@ -147,15 +145,6 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
             q_nets.set_state_normalizer(*buffer.state_statistics())
         values[step] = _fit_q(q_nets, buffer, act, init_obs, cfg.discount, fqe)
     return values
-
-
-def _initial_rows(ds, buffer, is_prior: bool, task) -> torch.Tensor:
-    """Observation rows (in the buffer's arrays) of each episode's first observation."""
-    first = torch.as_tensor(ds.episode_starts + np.arange(ds.num_episodes), dtype=torch.long)
-    if is_prior:
-        return first  # the prior file comes first in the buffer's arrays
-    offset = 0 if buffer.num_prior == 0 else int(buffer.states.shape[0] - task.states.shape[0])
-    return first + offset
 
 
 def _fit_q(q_nets, buffer, act, init_obs, discount: float, fqe: FQEConfig) -> float:

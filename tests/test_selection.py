@@ -166,3 +166,15 @@ def test_critic_layer_norm_option(preset):
         scaled = critic.q(critic.encode(obs), actions.unsqueeze(1))[:, :, 0]
         assert torch.allclose(scaled, fast, rtol=1e-3, atol=1e-3) == invariant
     assert TrainConfig().critic_layer_norm is False  # COG has none: an option only
+
+
+def test_initial_observations_are_each_episodes_first():
+    task = random_dataset(3, 4, image_size=4, seed=5)
+    prior = random_dataset(2, 6, image_size=4, seed=6)
+    buf = ReplayBuffer(task, prior, use_images=False)
+    starts = buf.initial_obs("prior")["state"]
+    torch.testing.assert_close(starts[:, :10], torch.as_tensor(prior.states[[0, 7]]))
+    task_starts = buf.initial_obs("task")["state"]
+    torch.testing.assert_close(task_starts[:, :10], torch.as_tensor(task.states[[0, 5, 10]]))
+    with pytest.raises(ValueError, match="no prior data"):
+        ReplayBuffer(task, use_images=False).initial_obs("prior")
