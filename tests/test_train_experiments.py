@@ -86,3 +86,13 @@ def test_sweep_settings_from_a_file_and_flags(tmp_path):
     grid.write_text(json.dumps({"colour": "red"}))
     with pytest.raises(ValueError, match="unknown sweep setting"):
         sweep_config(build_parser().parse_args(["sweep", "--config", str(grid)]))
+
+
+@pytest.mark.parametrize("grid", sorted((Path(__file__).resolve().parents[1] / "benchmarks"
+                                         / "grids").glob("*.json")), ids=lambda p: p.name)
+def test_the_result_table_grids_are_valid_sweeps(grid):
+    from cog.cli import build_parser
+    from cog.commands.sweep import sweep_config
+
+    cfg = sweep_config(build_parser().parse_args(["sweep", "--config", str(grid)]))
+    assert len(cfg.setups) == 4 and cfg.seeds
