@@ -240,13 +240,13 @@ def low_dim_rows(ds: Dataset, state_keys: tuple[str, ...]) -> np.ndarray:
 
 
 def _heldout_mask(ds: Dataset, fraction: float, seed: list[int]) -> np.ndarray:
-    """Per-transition mask of a seeded ``fraction`` of whole episodes (at least one when
-    fraction > 0 and the file has two or more; never all of them)."""
+    """Per-transition mask of a seeded ``fraction`` of whole episodes, rounded (so a file of
+    fewer than 1 / (2 fraction) episodes, 10 at 5%, holds none out; never all of them)."""
     mask = np.zeros(ds.num_transitions, dtype=bool)
     n = ds.num_episodes
-    if fraction <= 0 or n < 2:
+    k = min(n - 1, round(fraction * n)) if fraction > 0 else 0
+    if k <= 0:
         return mask
-    k = min(n - 1, max(1, round(fraction * n)))
     for e in np.random.default_rng(seed).permutation(n)[:k]:
         start = int(ds.episode_starts[e])
         mask[start : start + int(ds.lengths[e])] = True

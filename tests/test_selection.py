@@ -26,6 +26,7 @@ def tiny_run(tmp_path_factory):
     assert main(["train", "--task", str(root / "task.h5"), "--prior", str(root / "prior.h5"),
                  "--obs", "state", "--steps", "30", "--batch-size", "16", "--eval-every", "10",
                  "--bc-warmup-steps", "5", "--log-every", "5", "--threads", "1",
+                 "--holdout-fraction", "0.25",
                  "--no-progress", "--out", str(run)]) == 0
     return run
 

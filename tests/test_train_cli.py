@@ -69,15 +69,15 @@ def test_bc_and_sac_variants_train(tmp_path):
 
 
 def test_demo_runs_the_whole_pipeline_at_tiny_scale(tmp_path):
-    """The README's main job, shrunk: collect, train two methods in parallel processes,
+    """The README's main job, shrunk: collect, train two methods at once (a sweep on Ray),
     evaluate from the closed-drawer start, write the report."""
     out = tmp_path / "demo"
     rc = main(["demo", "--out", str(out), "--episodes", "3", "--steps", "12",
-               "--eval-episodes", "1", "--jobs", "2", "--no-progress"])
+               "--eval-episodes", "1", "--workers", "2", "--no-progress"])
     assert rc == 0
     report = (out / "report.md").read_text()
     assert "| cog |" in report and "| task_only |" in report
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())["closed-drawer"]
     assert set(summary) == {"cog", "task_only"}
     assert all(0.0 <= m["mean"] <= 1.0 for m in summary.values())
     assert (out / "success.png").read_bytes()[:4] == b"\x89PNG"
