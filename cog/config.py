@@ -214,18 +214,24 @@ class TrainConfig(CQLConfig):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TrainConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no config file at {path}")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"config file {path} is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"config file {path} does not hold a JSON object")
+        data = read_json_object(path, "config file")
         # Runs saved before the held-out split trained on every episode: resume them so.
         data.setdefault("holdout_fraction", 0.0)
         return cls.from_dict(data)
+
+
+def read_json_object(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``; one clear error naming ``what`` and the path otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {path}")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} {path} does not hold a JSON object")
+    return data
 
 
 def field_help() -> dict[str, str]:

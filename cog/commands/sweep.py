@@ -46,24 +46,12 @@ def add_parsers(subparsers) -> None:
 def sweep_config(args):
     """The SweepConfig from --config FILE (if any) and the flags, flags winning."""
     import dataclasses
-    import json
     import typing
-    from pathlib import Path
 
-    from cog.config import TrainConfig
+    from cog.config import TrainConfig, read_json_object
     from cog.sweep import SweepConfig
 
-    values: dict = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise FileNotFoundError(f"no sweep config at {path}")
-        try:
-            values = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"sweep config {path} is not valid JSON: {exc}") from None
-        if not isinstance(values, dict):
-            raise ValueError(f"sweep config {path} does not hold a JSON object")
+    values = read_json_object(args.config, "sweep config") if args.config else {}
     flags = {"setups": args.setups, "methods": args.methods, "seeds": args.seeds,
              "obs": args.obs, "net": args.net, "steps": args.steps, "out": args.out,
              "data_dir": args.data_dir, "episodes": args.episodes,
