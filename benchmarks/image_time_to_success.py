@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cog.config import TrainConfig  # noqa: E402
-from cog.logger import CsvLog  # noqa: E402
+from cog.logger import CsvLog, eval_rows  # noqa: E402
 from cog.sweep import SweepConfig, run_sweep  # noqa: E402
 from envs.atomic import write_text_atomic  # noqa: E402
 
@@ -85,7 +85,7 @@ def first_reaching(rows: list[dict], target: float) -> dict | None:
 def summarise(runs: dict[str, Path], target: float) -> dict:
     out = {}
     for key, run_dir in runs.items():
-        rows = [r for r in CsvLog(run_dir / "eval.csv").rows if "eval/success_rate" in r]
+        rows = eval_rows(run_dir)
         train = CsvLog(run_dir / "train.csv").rows
         if not rows:
             out[key] = {"evaluations": 0}

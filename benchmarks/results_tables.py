@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cog.config import TrainConfig  # noqa: E402
-from cog.logger import CsvLog  # noqa: E402
+from cog.logger import eval_rows  # noqa: E402
 from envs.atomic import write_text_atomic  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -29,7 +29,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def last_eval(run: Path) -> tuple[float, int, int]:
     """(success at the last evaluation, its step, the run's planned steps)."""
-    rows = [r for r in CsvLog(run / "eval.csv").rows if "eval/success_rate" in r]
+    rows = eval_rows(run)
     if not rows:
         raise ValueError(f"{run} has no evaluation yet")
     planned = TrainConfig.load(run / "config.json").steps

@@ -52,6 +52,14 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, float]]:
     return CsvLog(path).rows
 
 
+def eval_rows(run_dir: str | os.PathLike) -> list[dict[str, float]]:
+    """A run's evaluations (rows of eval.csv with a success rate), oldest first; [] before
+    the first one."""
+    path = Path(run_dir) / "eval.csv"
+    rows = CsvLog(path).rows if path.is_file() else []
+    return [r for r in rows if "eval/success_rate" in r]
+
+
 class TensorBoard:
     """A thin wrapper so TensorBoard stays optional (and its import lazy)."""
 

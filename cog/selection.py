@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from cog.config import TrainConfig
-from cog.logger import CsvLog
+from cog.logger import CsvLog, eval_rows
 from cog.snapshots import snapshot_dir, snapshot_steps
 
 SELECTORS = ("workflow", "fqe", "last")
@@ -200,9 +200,7 @@ def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTOR
 
 def true_success(run_dir: str | os.PathLike) -> dict[int, float]:
     """Simulator success at each evaluated step (eval.csv), for judging selectors."""
-    path = Path(run_dir) / "eval.csv"
-    rows = CsvLog(path).rows if path.is_file() else []
-    return {int(r["step"]): r["eval/success_rate"] for r in rows if "eval/success_rate" in r}
+    return {int(r["step"]): r["eval/success_rate"] for r in eval_rows(run_dir)}
 
 
 def report(sel: Selection, success: dict[int, float]) -> str:

@@ -163,9 +163,9 @@ def train_one(cfg_dict: dict, run_dir: str) -> float:
 
 
 def final_success(run_dir: Path) -> float:
-    from cog.logger import CsvLog
+    from cog.logger import eval_rows
 
-    rows = [r for r in CsvLog(run_dir / "eval.csv").rows if "eval/success_rate" in r]
+    rows = eval_rows(run_dir)
     if not rows:
         raise ValueError(f"{run_dir} has no evaluation")
     return float(rows[-1]["eval/success_rate"])
@@ -174,7 +174,7 @@ def final_success(run_dir: Path) -> float:
 def finished(run: Run) -> bool:
     """Trained to its last step and evaluated there: nothing left to do."""
     from cog.checkpoint import checkpoint_path, load_checkpoint
-    from cog.logger import CsvLog
+    from cog.logger import eval_rows
 
     path = checkpoint_path(run.run_dir)
     if not path.exists():
@@ -183,7 +183,7 @@ def finished(run: Run) -> bool:
         step = int(load_checkpoint(path)["step"])
     except ValueError:
         return False
-    evals = [r for r in CsvLog(run.run_dir / "eval.csv").rows if "eval/success_rate" in r]
+    evals = eval_rows(run.run_dir)
     return step >= run.cfg.steps and bool(evals) and int(evals[-1]["step"]) == step
 
 
@@ -416,7 +416,7 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
 
 
 def plot_mean_curves(cfg: SweepConfig, setup: str, runs: list[Run], path: Path) -> Path:
-    from cog.logger import CsvLog
+    from cog.logger import eval_rows
     from cog.plotting import new_figure, save_png
 
     fig, ax = new_figure(figsize=(5.5, 3.6))
@@ -424,8 +424,8 @@ def plot_mean_curves(cfg: SweepConfig, setup: str, runs: list[Run], path: Path) 
         curves = []
         for r in runs:
             if r.method == method and (r.run_dir / "eval.csv").is_file():
-                rows = CsvLog(r.run_dir / "eval.csv").rows
-                curves.append({int(x["step"]): x["eval/success_rate"] for x in rows})
+                curves.append({int(x["step"]): x["eval/success_rate"]
+                               for x in eval_rows(r.run_dir)})
         steps = sorted(set.intersection(*[set(c) for c in curves])) if curves else []
         if not steps:
             continue
