@@ -306,6 +306,7 @@ def _train_all(cfg: SweepConfig, runs: list[Run], ray) -> None:
             todo.append(run)
     remote = ray.remote(_run_task).options(num_cpus=cfg.cpus_per_run,
                                            num_gpus=cfg.gpus_per_run, max_retries=0)
+    started_at = time.time()  # a worker.pid older than this is an earlier sweep's
     pending = {remote.remote(r.cfg.to_dict(), str(r.run_dir)): r for r in todo}
     total = sum(_size(r) for r in runs)
     done = sum(_size(r) for r in runs if r.success is not None)
@@ -323,12 +324,23 @@ def _train_all(cfg: SweepConfig, runs: list[Run], ray) -> None:
             bar.n = sum(_size(r) if r.success is not None else _progress(r) for r in runs)
             n_done = sum(r.success is not None for r in runs)
             n_failed = sum(bool(r.error) for r in runs)
-            bar.set_postfix(done=n_done, running=len(pending), failed=n_failed, refresh=False)
+            n_running = sum(has_started(r, started_at) for r in pending.values())
+            bar.set_postfix(done=n_done, running=n_running, queued=len(pending) - n_running,
+                            failed=n_failed, refresh=False)
             bar.refresh()
     for run in runs:
         state = f"failed: {run.error}" if run.error else f"success {run.success:.2f}"
         log.info("== %s %s seed %d: %s (%s)", run.setup, run.method, run.seed, state,
                  run.run_dir)
+
+
+def has_started(run: Run, since: float) -> bool:
+    """Whether a submitted run's worker has started (in this sweep, not an earlier one): Ray
+    holds the rest in its queue until a worker is free."""
+    try:
+        return (run.run_dir / "worker.pid").stat().st_mtime >= since
+    except OSError:
+        return False
 
 
 def _one_line(exc: BaseException) -> str:

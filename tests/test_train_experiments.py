@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cog.logger import CsvLog
-from cog.sweep import Run, SweepConfig, method_config, run_dir_for, write_report
+from cog.sweep import Run, SweepConfig, has_started, method_config, run_dir_for, write_report
 
 
 def test_method_configs_differ_only_where_they_should():
@@ -39,6 +39,22 @@ def test_run_folders_nest_by_setup_only_when_there_are_several():
     two = SweepConfig(out="o", setups=("closed-drawer", "pick-place"))
     assert run_dir_for(one, "closed-drawer", "cog", 2) == Path("o/cog_seed2")
     assert run_dir_for(two, "pick-place", "bc", 0) == Path("o/pick-place/bc_seed0")
+
+
+def test_progress_counts_a_run_as_running_only_once_its_worker_started_in_this_sweep(
+        tmp_path):
+    import os
+    import time
+
+    run = Run("closed-drawer", "cog", 0, tmp_path / "cog_seed0", SweepConfig().train)
+    since = time.time()
+    assert not has_started(run, since)  # queued: no worker yet
+    run.run_dir.mkdir()
+    (run.run_dir / "worker.pid").write_text("1\n")
+    os.utime(run.run_dir / "worker.pid", (since - 60, since - 60))
+    assert not has_started(run, since)  # an interrupted earlier sweep's worker
+    (run.run_dir / "worker.pid").write_text("2\n")
+    assert has_started(run, since)
 
 
 def test_report_table_plot_summary_and_failures(tmp_path):
