@@ -25,12 +25,13 @@ from cog.selection import SELECTORS, FQEConfig, select_run, true_success  # noqa
 from envs.atomic import write_text_atomic  # noqa: E402
 
 
-def regret_rows(runs: list[Path], fqe: FQEConfig) -> list[dict]:
+def regret_rows(runs: list[Path], fqe: FQEConfig,
+                selectors: tuple[str, ...] = SELECTORS) -> list[dict]:
     rows = []
     for run in runs:
         success = true_success(run)
         try:
-            sel = select_run(run, SELECTORS, fqe)
+            sel = select_run(run, selectors, fqe)
         except (ValueError, FileNotFoundError) as exc:
             print(f"skipped {run}: {exc}")
             continue
@@ -51,9 +52,9 @@ def regret_rows(runs: list[Path], fqe: FQEConfig) -> list[dict]:
     return rows
 
 
-def summarise(rows: list[dict]) -> dict:
+def summarise(rows: list[dict], selectors: tuple[str, ...] = SELECTORS) -> dict:
     out = {}
-    for name in SELECTORS:
+    for name in selectors:
         regrets = [r[name]["regret"] for r in rows if r.get(name, {}).get("regret") is not None]
         out[name] = {"mean_regret": (sum(regrets) / len(regrets)) if regrets else None,
                      "runs": len(regrets)}
@@ -63,13 +64,16 @@ def summarise(rows: list[dict]) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--selectors", nargs="+", choices=SELECTORS, default=list(SELECTORS),
+                   help="FQE costs minutes per run; workflow and last are free")
     p.add_argument("--fqe-steps", type=int, default=3000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/selection_regret.json"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    rows = regret_rows(args.runs, FQEConfig(steps=args.fqe_steps))
-    summary = summarise(rows)
+    selectors = tuple(args.selectors)
+    rows = regret_rows(args.runs, FQEConfig(steps=args.fqe_steps), selectors)
+    summary = summarise(rows, selectors)
     print("\n| selector | mean regret | runs |\n|---|---|---|")
     for name, s in summary.items():
         mean = "-" if s["mean_regret"] is None else f"{s['mean_regret']:.3f}"
