@@ -57,12 +57,13 @@ class Selection:
     picks: dict[str, int]  # selector -> chosen step
     evidence: dict[str, dict[int, float]] = field(default_factory=dict)  # name -> step -> value
     notes: dict[str, str] = field(default_factory=dict)  # selector -> why
+    diagnosis: list[str] = field(default_factory=list)  # warnings from the statistics
 
     def to_dict(self) -> dict:
         return {"run": self.run, "steps": self.steps, "picks": self.picks,
                 "evidence": {k: {str(s): v for s, v in d.items()}
                              for k, d in self.evidence.items()},
-                "notes": self.notes}
+                "notes": self.notes, "diagnosis": self.diagnosis}
 
 
 def snapshot_rows(run_dir: str | os.PathLike) -> list[dict[str, float]]:
@@ -109,6 +110,39 @@ def select_workflow(rows: list[dict[str, float]], cfg: TrainConfig) -> tuple[int
     best = max(candidates, key=lambda i: (q[i], after[i]["step"]))
     return int(after[best]["step"]), (f"peak of smoothed Q on data ({q[best]:.2f}) among "
                                       f"{len(candidates)} snapshots{guard}")
+
+
+def diagnose(rows: list[dict[str, float]], cfg: TrainConfig) -> list[str]:
+    """The workflow's warnings, from the statistics alone (empty when there is nothing to say).
+
+    - Overfitting: after the warm-up, (smoothed) Q on dataset actions has fallen from its
+      peak by more than 10% of the peak's magnitude plus one reward unit, and stayed down
+      for the last two snapshots. Kumar et al. read this as the critic overfitting; the
+      cure they give is early stopping (the workflow pick) or a regulariser
+      (``--critic-layer-norm`` here).
+    - Held-out TD error: at the last snapshot more than twice its lowest, i.e. the critic
+      fits unseen transitions of the same data worse than it did."""
+    out = []
+    have_q = [r for r in rows if "q/data" in r]
+    after = [r for r in have_q if r["step"] > cfg.bc_warmup_steps]
+    if len(after) >= 3:
+        q = smooth([r["q/data"] for r in after])
+        peak = max(range(len(q)), key=lambda i: q[i])
+        margin = 0.1 * abs(q[peak]) + 1.0
+        if peak <= len(q) - 3 and all(v < q[peak] - margin for v in q[-2:]):
+            out.append(f"overfitting: Q on data peaked at step {int(after[peak]['step'])} "
+                       f"({q[peak]:.2f}, smoothed) and has fallen to {q[-1]:.2f}; prefer "
+                       "the workflow pick over the last snapshot, stop early, or regularise "
+                       "the critic (--critic-layer-norm)")
+    tds = [(int(r["step"]), r["heldout/td_error"]) for r in rows if "heldout/td_error" in r]
+    tds = [(s, t) for s, t in tds if math.isfinite(t)]
+    if len(tds) >= 2:
+        low_step, low = min(tds, key=lambda st: st[1])
+        if tds[-1][1] > 2.0 * low:
+            out.append(f"held-out TD error {tds[-1][1]:.3g} at the last snapshot is "
+                       f"{tds[-1][1] / low:.1f}x its lowest ({low:.3g} at step {low_step}): "
+                       "the critic fits unseen transitions worse than it did")
+    return out
 
 
 def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
@@ -179,7 +213,7 @@ def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTOR
     rows = snapshot_rows(run_dir)
     cfg = TrainConfig.load(Path(run_dir) / "config.json")
     steps = [int(r["step"]) for r in rows]
-    sel = Selection(str(run_dir), steps, {})
+    sel = Selection(str(run_dir), steps, {}, diagnosis=diagnose(rows, cfg))
     for key in ("q/data", "heldout/td_error", "heldout/q_data"):
         if any(key in r for r in rows):
             sel.evidence[key] = {int(r["step"]): r[key] for r in rows if key in r}
@@ -218,6 +252,7 @@ def report(sel: Selection, success: dict[int, float]) -> str:
         lines.append(f"{s:6d}  {cells}{extra}{mark}")
     for name, step in sel.picks.items():
         lines.append(f"{name}: step {step} ({sel.notes[name]})")
+    lines += [f"warning: {d}" for d in sel.diagnosis]
     return "\n".join(lines)
 
 

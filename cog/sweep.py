@@ -51,6 +51,7 @@ class SweepConfig:
     collect_workers: int = 1
     prior_save_all: bool = False  # keep failed prior attempts (COG's released data did)
     irrelevant_fraction: float = 0.0  # prior episodes replaced by irrelevant behaviour
+    prior_idle_tail: bool = False  # prior episodes idle on to the horizon once done
     eval_episodes: int = 20
     eval_every: int = 2500
     workers: int = 2  # runs at once on a local Ray (its CPUs); ignored with an address
@@ -135,6 +136,7 @@ def collect_setup(cfg: SweepConfig, setup: str) -> tuple[Path, Path]:
                           task_episodes=cfg.task_episodes, workers=cfg.collect_workers,
                           prior_save_all=cfg.prior_save_all,
                           irrelevant_fraction=cfg.irrelevant_fraction,
+                          prior_idle_tail=cfg.prior_idle_tail,
                           address=cfg.address or None)
     paths = []
     for label, job in jobs:

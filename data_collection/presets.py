@@ -115,6 +115,7 @@ def preset_configs(
     overwrite: bool = False,
     prior_save_all: bool = False,
     irrelevant_fraction: float = 0.0,
+    prior_idle_tail: bool = False,
 ) -> list[tuple[str, CollectConfig]]:
     """[(label, config)] for the prior and task datasets of one preset (or all):
     files OUT_DIR/<preset>_prior.h5 and OUT_DIR/<preset>_task.h5.
@@ -125,7 +126,11 @@ def preset_configs(
     ``irrelevant_fraction`` F > 0 replaces a fraction F of the prior episodes by irrelevant
     behaviour in the same scene (``policies.scripted.DISTRACTORS``: open the drawer and shut
     it again, wander, put the blocker elsewhere, drop the object beside the tray), kept when
-    that behaviour ran to its end; the file is then <preset>_prior_irrNN.h5 (NN = 100 F)."""
+    that behaviour ran to its end; the file is then <preset>_prior_irrNN.h5 (NN = 100 F).
+
+    ``prior_idle_tail`` lets prior episodes run on to the horizon, the expert idling once its
+    sub-task is done, instead of ending there (<preset>_prior_idle.h5): the data on which
+    COG's Q on dataset actions drifts down (benchmarks/RESULTS.md, "idle tail kept")."""
     if not 0.0 <= irrelevant_fraction <= 1.0:
         raise ValueError(f"irrelevant fraction {irrelevant_fraction!r} must be in [0, 1]")
     if scale not in SCALES:
@@ -138,7 +143,7 @@ def preset_configs(
         preset_name = preset.name
         for role, source, episodes, save_all, role_seed, end_on_done in (
             ("prior", preset.prior, prior_episodes or sizes.prior_episodes, prior_save_all, seed,
-             True),
+             not prior_idle_tail),
             # A different seed stream for task data, so prior and task never share episodes.
             ("task", preset.task, task_episodes or sizes.task_episodes, True, seed + 1, False),
         ):
@@ -146,6 +151,8 @@ def preset_configs(
             if role == "prior" and irrelevant_fraction > 0:
                 policy = f"mix:{policy}:{irrelevant_fraction:g}"
                 stem += f"_irr{round(100 * irrelevant_fraction):02d}"
+            if role == "prior" and prior_idle_tail:
+                stem += "_idle"
             cfg = CollectConfig(
                 env_id=source.env_id,
                 policy_name=policy,

@@ -143,6 +143,14 @@ def test_irrelevant_fraction_mixes_distractors_into_the_prior_only(tmp_path):
         preset_configs("closed-drawer", tmp_path, irrelevant_fraction=1.5)
 
 
+def test_prior_idle_tail_runs_prior_episodes_to_the_horizon_in_their_own_file(tmp_path):
+    plain = dict(preset_configs("closed-drawer", tmp_path))
+    idle = dict(preset_configs("closed-drawer", tmp_path, prior_idle_tail=True))
+    assert plain["closed_drawer prior"].end_on_done and not idle["closed_drawer prior"].end_on_done
+    assert idle["closed_drawer prior"].out.name == "closed_drawer_prior_idle.h5"
+    assert idle["closed_drawer task"] == plain["closed_drawer task"]  # task data unchanged
+
+
 @pytest.mark.parametrize("fraction", [0.0, 0.5, 1.0])
 def test_prior_mixture_picks_by_seed_alone_at_the_asked_rate(fraction):
     from policies import make_policy

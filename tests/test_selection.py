@@ -11,7 +11,7 @@ import torch
 from cog.cli import main
 from cog.config import TrainConfig
 from cog.replay import ReplayBuffer
-from cog.selection import FQEConfig, select_run, select_workflow, smooth
+from cog.selection import FQEConfig, diagnose, select_run, select_workflow, smooth
 from cog.snapshots import snapshot_steps
 from cog.testing import random_dataset
 from data_collection.hdf5_format import save_dataset
@@ -99,6 +99,23 @@ def test_workflow_picks_the_q_peak_and_honours_the_td_guard():
     rows[2]["heldout/td_error"] = rows[3]["heldout/td_error"] = 5.0  # the peak overfits
     assert select_workflow(rows, cfg)[0] in (2, 5)
     assert smooth([0.0, 3.0, 6.0]) == [1.5, 3.0, 4.5]
+
+
+def test_diagnosis_flags_a_falling_q_and_a_rising_heldout_td_and_nothing_else():
+    cfg = TrainConfig(bc_warmup_steps=0)
+
+    def rows(qs, tds=None):
+        tds = tds or [1.0] * len(qs)
+        return [{"step": 1000 * (i + 1), "q/data": q, "heldout/td_error": td}
+                for i, (q, td) in enumerate(zip(qs, tds, strict=True))]
+
+    assert diagnose(rows([-29, -33, -31, -24, -18, -12]), cfg) == []  # still rising
+    assert diagnose(rows([-30, -20, -15, -16, -14, -15]), cfg) == []  # a plateau is not a fall
+    # The idle-tail run of RESULTS.md: Q on data from -12 at 15k to -96 at 50k.
+    (warning,) = diagnose(rows([-29, -16, -12, -15, -22, -33, -46, -61, -78, -96]), cfg)
+    assert warning.startswith("overfitting: Q on data peaked at step 3000")
+    (warning,) = diagnose(rows([1, 2, 3, 4], [4.0, 1.0, 1.5, 2.5]), cfg)
+    assert warning.startswith("held-out TD error 2.5 at the last snapshot is 2.5x its lowest")
 
 
 def test_the_heldout_split_never_reaches_training():

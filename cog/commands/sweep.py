@@ -30,6 +30,9 @@ def add_parsers(subparsers) -> None:
                    help="replace a fraction F of prior episodes by irrelevant behaviour (0)")
     p.add_argument("--save-all", action="store_true", default=None,
                    help="keep failed prior attempts too, as COG's released data did")
+    p.add_argument("--idle-tail", action="store_true", default=None,
+                   help="prior episodes idle on to the horizon once the expert is done, "
+                        "instead of ending there")
     p.add_argument("--eval-episodes", type=int, help="episodes per evaluation (20)")
     p.add_argument("--eval-every", type=int, help="steps between evaluations (2500)")
     p.add_argument("--workers", type=int, help="runs at once on a local Ray (2)")
@@ -56,6 +59,7 @@ def sweep_config(args):
              "obs": args.obs, "net": args.net, "steps": args.steps, "out": args.out,
              "data_dir": args.data_dir, "episodes": args.episodes,
              "irrelevant_fraction": args.irrelevant_fraction, "prior_save_all": args.save_all,
+             "prior_idle_tail": args.idle_tail,
              "eval_episodes": args.eval_episodes, "eval_every": args.eval_every,
              "workers": args.workers, "cpus_per_run": args.cpus_per_run,
              "gpus_per_run": args.gpus_per_run, "address": args.address}
