@@ -33,15 +33,17 @@ def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load and sanity-check a checkpoint; a clear ValueError if it is damaged."""
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
+                    mmap: bool = False) -> dict:
+    """Load and sanity-check a checkpoint; a clear ValueError if it is damaged. ``mmap``
+    maps the tensors instead of reading them: cheap when only the step is wanted."""
     path = Path(path)
     if path.is_dir():
         path = checkpoint_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as exc:  # torch raises many types for damaged zip archives
         raise ValueError(f"checkpoint {path} is corrupt or not a cog checkpoint ({exc})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:

@@ -182,7 +182,7 @@ def finished(run: Run) -> bool:
     if not path.exists():
         return False
     try:
-        step = int(load_checkpoint(path)["step"])
+        step = int(load_checkpoint(path, mmap=True)["step"])  # reads no weights
     except ValueError:
         return False
     evals = eval_rows(run.run_dir)

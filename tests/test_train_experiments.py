@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cog.logger import CsvLog
-from cog.sweep import Run, SweepConfig, has_started, method_config, run_dir_for, write_report
+from cog.sweep import (
+    Run,
+    SweepConfig,
+    finished,
+    has_started,
+    method_config,
+    run_dir_for,
+    write_report,
+)
 
 
 def test_method_configs_differ_only_where_they_should():
@@ -55,6 +64,29 @@ def test_progress_counts_a_run_as_running_only_once_its_worker_started_in_this_s
     assert not has_started(run, since)  # an interrupted earlier sweep's worker
     (run.run_dir / "worker.pid").write_text("2\n")
     assert has_started(run, since)
+
+
+def test_a_run_is_finished_when_checkpointed_and_evaluated_at_its_last_step(tmp_path):
+    import torch
+
+    from cog.checkpoint import save_checkpoint
+
+    run = Run("closed-drawer", "cog", 0, tmp_path, replace(SweepConfig().train, steps=200))
+    assert not finished(run)  # nothing yet
+    weights = {"w": torch.zeros(1000)}
+    save_checkpoint(tmp_path, {"algo": "cql", "step": 200, "rng": {}, "nets": weights})
+    assert not finished(run)  # trained, not yet evaluated
+    log = CsvLog(tmp_path / "eval.csv")
+    log.append({"step": 100, "eval/success_rate": 0.5})
+    log.flush()
+    assert not finished(run)  # the last evaluation is not the last step's
+    log.append({"step": 200, "eval/success_rate": 0.5})
+    log.flush()
+    assert finished(run)
+    assert not finished(Run("closed-drawer", "cog", 0, tmp_path,
+                            replace(SweepConfig().train, steps=300)))  # asked for more
+    (tmp_path / "checkpoint.pt").write_bytes(b"damaged")
+    assert not finished(run)
 
 
 def test_report_table_plot_summary_and_failures(tmp_path):
