@@ -74,6 +74,14 @@ def main() -> None:
     selectors = tuple(args.selectors)
     rows = regret_rows(args.runs, FQEConfig(steps=args.fqe_steps), selectors)
     summary = summarise(rows, selectors)
+    print("\n| run | snapshots | best in hindsight | " + " | ".join(selectors) + " |")
+    print("|---|---|---|" + "---|" * len(selectors))
+    for r in rows:
+        best_steps = [s for s, v in r["success"].items() if v == r["best"]]
+        cells = [f"{int(r[n]['step']) / 1000:g}k: {r[n]['success']:.2f}" for n in selectors]
+        print(f"| {r['run']} | {r['snapshots']} | {r['best']:.2f} "
+              f"({', '.join(f'{int(s) / 1000:g}k' for s in best_steps)}) | "
+              + " | ".join(cells) + " |")
     print("\n| selector | mean regret | runs |\n|---|---|---|")
     for name, s in summary.items():
         mean = "-" if s["mean_regret"] is None else f"{s['mean_regret']:.3f}"
