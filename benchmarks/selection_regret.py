@@ -6,8 +6,10 @@
 For every run (with policy snapshots and, at the same steps, simulator evaluations: the
 stitching benchmark's runs have both) it takes each snapshot's true success from eval.csv,
 lets every selector (``cog.selection``) pick a snapshot *without* looking at it, and reports
-regret = best success in hindsight - success of the pick. The JSON is shaped
-{selector: {"mean_regret": x, "runs": n}}; the per-run rows go to OUT with ``_runs`` added.
+regret = best success in hindsight - success of the pick. A run's RUN/selection.json (from
+`cog select` or an earlier pass) is reused when it used the same snapshots and FQE settings.
+The JSON is shaped {selector: {"mean_regret": x, "runs": n}}; the per-run rows go to OUT
+with ``_runs`` added.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from cog.selection import SELECTORS, FQEConfig, select_run, true_success  # noqa: E402
+from cog.selection import (  # noqa: E402
+    SELECTORS,
+    FQEConfig,
+    saved_selection,
+    select_run,
+    true_success,
+    write_selection,
+)
 from envs.atomic import write_text_atomic  # noqa: E402
 
 
@@ -31,7 +40,10 @@ def regret_rows(runs: list[Path], fqe: FQEConfig,
     for run in runs:
         success = true_success(run)
         try:
-            sel = select_run(run, selectors, fqe)
+            sel = saved_selection(run, selectors, fqe)
+            if sel is None:
+                sel = select_run(run, selectors, fqe)
+                write_selection(sel, run / "selection.json")
         except (ValueError, FileNotFoundError) as exc:
             print(f"skipped {run}: {exc}")
             continue

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,12 +58,21 @@ class Selection:
     evidence: dict[str, dict[int, float]] = field(default_factory=dict)  # name -> step -> value
     notes: dict[str, str] = field(default_factory=dict)  # selector -> why
     diagnosis: list[str] = field(default_factory=list)  # warnings from the statistics
+    fqe: dict | None = None  # the FQEConfig used, when FQE was among the selectors
 
     def to_dict(self) -> dict:
         return {"run": self.run, "steps": self.steps, "picks": self.picks,
                 "evidence": {k: {str(s): v for s, v in d.items()}
                              for k, d in self.evidence.items()},
-                "notes": self.notes, "diagnosis": self.diagnosis}
+                "notes": self.notes, "diagnosis": self.diagnosis, "fqe": self.fqe}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Selection:
+        return cls(d["run"], [int(s) for s in d["steps"]],
+                   {k: int(v) for k, v in d["picks"].items()},
+                   {k: {int(s): float(v) for s, v in e.items()}
+                    for k, e in d["evidence"].items()},
+                   dict(d["notes"]), list(d.get("diagnosis", [])), d.get("fqe"))
 
 
 def snapshot_rows(run_dir: str | os.PathLike) -> list[dict[str, float]]:
@@ -223,8 +232,9 @@ def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTOR
         elif name == "workflow":
             sel.picks[name], sel.notes[name] = select_workflow(rows, cfg)
         else:
-            values = fqe_values(run_dir, steps, fqe or FQEConfig(), progress=progress)
-            sel.evidence["fqe"] = values
+            fqe = fqe or FQEConfig()
+            values = fqe_values(run_dir, steps, fqe, progress=progress)
+            sel.evidence["fqe"], sel.fqe = values, asdict(fqe)
             best = max(values, key=lambda s: (values[s], s))
             sel.picks[name] = best
             sel.notes[name] = (f"highest FQE value at the prior episodes' starts "
@@ -280,3 +290,24 @@ def write_selection(sel: Selection, path: str | os.PathLike) -> None:
     from envs.atomic import write_text_atomic
 
     write_text_atomic(Path(path), json.dumps(sel.to_dict(), indent=2) + "\n")
+
+
+def saved_selection(run_dir: str | os.PathLike, selectors: tuple[str, ...],
+                    fqe: FQEConfig) -> Selection | None:
+    """RUN/selection.json when it answers the same question (the same snapshots, every
+    selector asked for, and FQE with the same settings), else None: FQE costs minutes per
+    run, so the regret benchmark reuses what `cog select` already computed."""
+    path = Path(run_dir) / "selection.json"
+    if not path.is_file():
+        return None
+    try:
+        sel = Selection.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError):
+        return None
+    steps = [int(r["step"]) for r in snapshot_rows(run_dir)]
+    if sel.steps != steps or any(s not in sel.picks for s in selectors):
+        return None
+    if "fqe" in selectors and sel.fqe != asdict(fqe):
+        return None
+    sel.picks = {s: sel.picks[s] for s in selectors}
+    return sel

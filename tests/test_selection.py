@@ -11,7 +11,15 @@ import torch
 from cog.cli import main
 from cog.config import TrainConfig
 from cog.replay import ReplayBuffer
-from cog.selection import FQEConfig, diagnose, select_run, select_workflow, smooth
+from cog.selection import (
+    FQEConfig,
+    diagnose,
+    saved_selection,
+    select_run,
+    select_workflow,
+    smooth,
+    write_selection,
+)
 from cog.snapshots import snapshot_steps
 from cog.testing import random_dataset
 from data_collection.hdf5_format import save_dataset
@@ -70,6 +78,18 @@ def test_selection_is_deterministic_for_the_same_statistics(tiny_run):
     assert a.picks == b.picks and a.evidence == b.evidence
     assert set(a.picks) == {"workflow", "fqe", "last"}
     assert a.picks["last"] == 30 and all(p in (10, 20, 30) for p in a.picks.values())
+
+
+def test_a_saved_selection_is_reused_only_for_the_same_question(tiny_run):
+    fqe = FQEConfig(steps=30)
+    sel = select_run(tiny_run, ("workflow", "fqe", "last"), fqe)
+    write_selection(sel, tiny_run / "selection.json")
+    again = saved_selection(tiny_run, ("fqe", "last"), fqe)
+    assert again.picks == {"fqe": sel.picks["fqe"], "last": 30}
+    assert again.evidence == sel.evidence and again.diagnosis == sel.diagnosis
+    assert saved_selection(tiny_run, ("fqe",), FQEConfig(steps=31)) is None  # other FQE
+    write_selection(select_run(tiny_run, ("last",)), tiny_run / "selection.json")
+    assert saved_selection(tiny_run, ("workflow", "last"), fqe) is None  # not computed
 
 
 def test_cog_select_writes_its_evidence(tiny_run, capsys):
