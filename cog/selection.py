@@ -19,6 +19,9 @@ the simulator, and names one snapshot step:
   at its task episodes' starts instead. What FQE cannot see is the rest of the new task's
   start distribution beyond those episodes.
 
+``diagnose`` adds the workflow's warnings (Q on data fallen from its peak: overfitting; a
+held-out TD error that has grown) to every selection.
+
 Everything here also runs on real-robot data, which has no simulator and no reward for the
 new task: the selectors need only the datasets the run trained on and its snapshots.
 """
