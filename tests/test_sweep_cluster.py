@@ -1,10 +1,14 @@
 """Issue 15: a sweep across a real two-node Ray cluster on loopback, killed mid-way, resumed.
 
 Both nodes are `ray start` processes on this machine (127.0.0.1), started and stopped here.
+Stopping them must not touch any other Ray on the machine (a user's sweep running while the
+tests run): `ray stop` kills every Ray process of the user, so the fixture kills only the
+processes that carry this cluster's secret token in their environment, and their children.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -31,6 +35,67 @@ def _ray(*args: str, env: dict, timeout: float = 120) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _stop_cluster(token: str) -> set[int]:
+    """SIGKILL the processes started with RAY_AUTH_TOKEN=token, and all their descendants
+    (Ray's agents and workers, whose environment Ray may rewrite); nothing else."""
+    marker = f"RAY_AUTH_TOKEN={token}".encode()
+    procs: dict[int, tuple[int, bytes]] = {}  # pid -> (parent pid, environment)
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{name}/environ", "rb") as f:
+                procs[int(name)] = (ppid, f.read())
+        except (OSError, ValueError, IndexError):
+            continue
+    doomed = {pid for pid, (_, env) in procs.items() if marker in env.split(b"\0")}
+    doomed.discard(os.getpid())
+    while True:
+        children = {pid for pid, (ppid, _) in procs.items() if ppid in doomed} - doomed
+        children.discard(os.getpid())
+        if not children:
+            break
+        doomed |= children
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):  # it may have exited meanwhile
+            os.kill(pid, signal.SIGKILL)
+    return doomed
+
+
+def test_stopping_a_test_cluster_leaves_other_processes_alone():
+    token = secrets.token_hex(32)
+    ours = subprocess.Popen([sys.executable, "-c", "import subprocess, sys; subprocess.run("
+                             "[sys.executable, '-c', 'import time; time.sleep(60)'], env={})"
+                             ], env={**os.environ, "RAY_AUTH_TOKEN": token})
+    theirs = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                              env={**os.environ, "RAY_AUTH_TOKEN": secrets.token_hex(32)})
+    try:
+        deadline = time.monotonic() + 10  # wait for ours to start its token-less child
+        while time.monotonic() < deadline and not any(
+                Path(f"/proc/{c}").exists() for c in _children(ours.pid)):
+            time.sleep(0.05)
+        child = _children(ours.pid)
+        assert child, "the test's grandchild never started"
+        killed = _stop_cluster(token)
+        assert ours.pid in killed and set(child) <= killed and theirs.pid not in killed
+        assert ours.wait(timeout=10) == -signal.SIGKILL
+        assert theirs.poll() is None  # still running
+    finally:
+        theirs.kill()
+        ours.kill()
+        theirs.wait()
+        ours.wait()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 @pytest.fixture
 def two_node_cluster(tmp_path):
     if not RAY.exists():
@@ -48,8 +113,7 @@ def two_node_cluster(tmp_path):
              *common, env=env)
         yield f"127.0.0.1:{port}", env
     finally:
-        subprocess.run([str(RAY), "stop", "--force"], env=env, timeout=120,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _stop_cluster(env["RAY_AUTH_TOKEN"])  # not `ray stop`: it would kill every Ray here
 
 
 def _sweep(cluster: tuple[str, dict], out: Path) -> subprocess.Popen:
