@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -114,6 +115,17 @@ def two_node_cluster(tmp_path):
         yield f"127.0.0.1:{port}", env
     finally:
         _stop_cluster(env["RAY_AUTH_TOKEN"])  # not `ray stop`: it would kill every Ray here
+        _forget_cluster(port)
+
+
+def _forget_cluster(port: int) -> None:
+    """What `ray stop` also does: drop the note `ray start --head` left for ray.init()
+    (/tmp/ray/ray_current_cluster), or every later ray.init() on this machine tries to join
+    the dead cluster. Only when the note is this cluster's."""
+    note = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    with contextlib.suppress(OSError):
+        if note.read_text().strip().endswith(f":{port}"):
+            note.unlink()
 
 
 def _sweep(cluster: tuple[str, dict], out: Path) -> subprocess.Popen:
