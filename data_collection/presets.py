@@ -122,6 +122,7 @@ def preset_configs(
 
     ``prior_save_all`` keeps failed prior attempts too, as COG's released data did (collected
     with roboverse's ``--save-all``); by default prior data keeps successful attempts only.
+    The file is then <preset>_prior_saveall.h5, so both kinds can share one data folder.
 
     ``irrelevant_fraction`` F > 0 replaces a fraction F of the prior episodes by irrelevant
     behaviour in the same scene (``policies.scripted.DISTRACTORS``: open the drawer and shut
@@ -151,6 +152,8 @@ def preset_configs(
             if role == "prior" and irrelevant_fraction > 0:
                 policy = f"mix:{policy}:{irrelevant_fraction:g}"
                 stem += f"_irr{round(100 * irrelevant_fraction):02d}"
+            if role == "prior" and prior_save_all:
+                stem += "_saveall"
             if role == "prior" and prior_idle_tail:
                 stem += "_idle"
             cfg = CollectConfig(

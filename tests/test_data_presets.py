@@ -63,6 +63,14 @@ def test_one_setup_spelling_across_commands(tmp_path, capsys):
 def test_prior_save_all_keeps_failed_prior_attempts_as_cog_released(tmp_path):
     jobs = dict(preset_configs("all", tmp_path, prior_save_all=True))
     assert all(cfg.save_all for cfg in jobs.values())
+    # Its own file: a sweep with --save-all beside one without must not meet the other's
+    # prior file in a shared data folder.
+    plain = dict(preset_configs("all", tmp_path))
+    for label, cfg in jobs.items():
+        if label.endswith("prior"):
+            assert cfg.out.name.endswith("_prior_saveall.h5") and cfg.out != plain[label].out
+        else:
+            assert cfg.out == plain[label].out
 
 
 def test_collect_cli_save_all_reaches_the_preset_prior(tmp_path, monkeypatch):
@@ -79,7 +87,7 @@ def test_collect_cli_save_all_reaches_the_preset_prior(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         main(["collect", "--setup", "closed-drawer", "--out-dir", str(tmp_path), "--save-all",
               "--no-progress"])
-    assert seen and seen[0].out.name == "closed_drawer_prior.h5" and seen[0].save_all
+    assert seen and seen[0].out.name == "closed_drawer_prior_saveall.h5" and seen[0].save_all
 
 
 def test_closed_drawer_preset_has_the_reward_structure_cog_needs(tmp_path):
