@@ -7,7 +7,8 @@
 #   cog collect --setup closed-drawer --out-dir gpu_data --prior-episodes 300 --task-episodes 300
 # and carry gpu_data/ with the device tool. Only torch, numpy, h5py and tqdm are needed there.
 #
-# 1. updates/s of the `cog` and `fast` presets at batch 256, float32 and bf16, eager, next to
+# 1. updates/s of the `cog` and `fast` presets at batch 256, float32, bf16 and
+#    bf16-first-layer, eager, next to
 #    the straightforward implementation; then the `cog` preset compiled with CUDA graphs;
 # 2. a short image COG run of the `cog` (paper) preset on the closed-drawer data, camera only,
 #    bf16, for STEPS steps, without evaluation (the GPU machine has no pybullet), exported to
@@ -34,7 +35,7 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_av
 torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv 2>/dev/null || true
 
-section "updates/s, eager (float32 and bf16)"
+section "updates/s, eager (float32, bf16, bf16-first-layer)"
 timeout 240 $PY benchmarks/train_speed.py --device "$DEVICE" --presets cog fast \
     --repeats "$SPEED_REPEATS"
 

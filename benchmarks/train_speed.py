@@ -1,7 +1,8 @@
 """Updates/s of one CQL update (policy, entropy and Q losses, three Adam steps, Polyak, and
 the pad-4 random crop of both observation batches) at batch 256, per network preset: ours in
-float32 and in bf16 (conv encoders under bfloat16 autocast), next to the straightforward
-implementation in the same run, median of repeats.
+float32, in bf16 (conv encoders under bfloat16 autocast) and in bf16-first-layer (also the
+feature matmul of each head's first layer), next to the straightforward implementation in the
+same run, median of repeats.
 
     python benchmarks/train_speed.py                     # paper setting: 1 action per kind
     python benchmarks/train_speed.py --n-actions 10      # the peer figures' setting
@@ -30,7 +31,7 @@ import torch  # noqa: E402
 
 from cog.algos.cql import CQL, CQLConfig  # noqa: E402
 from cog.augment import random_crop, random_crop_padded  # noqa: E402
-from cog.networks import ActorCritic, NetSpec, count_parameters  # noqa: E402
+from cog.networks import PRECISIONS, ActorCritic, NetSpec, count_parameters  # noqa: E402
 from cog.reference import reference_update  # noqa: E402
 from cog.replay import Batch  # noqa: E402
 
@@ -92,10 +93,10 @@ def measure(preset: str, args, device: torch.device, sync) -> tuple[int, dict[st
         updates *= 20
     row: dict[str, float] = {}
     for prec in (args.precisions if obs == "image" else ["float32"]):
-        nets.set_encoder_precision(prec)
+        nets.set_precision(prec)
         row[prec] = statistics.median(rate(ours, batch, updates, sync)
                                       for _ in range(args.repeats))
-    nets.set_encoder_precision("float32")
+    nets.set_precision("float32")
     if not args.no_reference:
         ref_updates = max(1, updates // 3) if preset != "state" else updates
         row["reference"] = statistics.median(rate(straightforward, batch, ref_updates, sync)
@@ -108,8 +109,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--n-actions", type=int, default=1)
     p.add_argument("--presets", nargs="+", default=["cog", "fast", "state"])
-    p.add_argument("--precisions", nargs="+", default=["float32", "bf16"],
-                   choices=["float32", "bf16"])
+    p.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--updates", type=int, default=0, help="updates per repeat (0 = auto)")
     p.add_argument("--device", default="cpu")

@@ -32,7 +32,7 @@ def state_keys(obs_kind: str) -> tuple[str, ...]:
     return ("state",) if obs_kind == "image" else ("state", "object")
 NETS = ("auto", "cog", "fast", "state", "thumb")
 MIXING = ("proportional", "fixed")
-PRECISIONS = ("float32", "bf16")
+PRECISIONS = ("float32", "bf16", "bf16-first-layer")
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
 BC_DATA = ("task", "all", "success")
 
@@ -114,7 +114,9 @@ class TrainConfig(CQLConfig):
     # LayerNorm before every hidden ReLU of the Q heads: a corrective option against critic
     # overfitting (Q on data drifting down), off by default as in COG.
     critic_layer_norm: bool = False
-    precision: str = "float32"  # float32 | bf16 (conv encoders under bf16 autocast; heads fp32)
+    # float32 | bf16 (conv encoders under bf16 autocast; heads fp32) | bf16-first-layer (also
+    # the feature matmul of every head's first layer; the rest of the heads fp32)
+    precision: str = "float32"
     # torch.compile the networks: "" = eager; default | reduce-overhead (CUDA graphs) |
     # max-autotune. For GPUs: on a CPU it costs tens of seconds of compiling for no gain.
     compile_mode: str = ""

@@ -21,8 +21,11 @@ Speed tricks, each the same mathematics as the straightforward network:
 - the `cog` encoder pools before its relu, and pools without recording argmax indices where
   no gradient is needed (``max_pool_2x2``).
 
-One numerics option, off by default: ``ActorCritic.set_encoder_precision("bf16")`` runs the
-conv trunks under bfloat16 autocast (AMX on CPU, tensor cores on GPU), heads float32.
+Numerics options, off by default (``ActorCritic.set_precision``): ``"bf16"`` runs the conv
+trunks under bfloat16 autocast (AMX on CPU, tensor cores on GPU), heads float32;
+``"bf16-first-layer"`` also runs the feature part of every head's first layer in bf16 (the
+2304-wide matmul of the `cog` preset, where most of its float32 time goes), the rest of the
+heads, the targets and the losses float32.
 
 ``critic.q_naive(obs, actions)`` is the straightforward forward (encode + concatenate + MLP),
 kept for the reference implementation and the equality tests.
@@ -45,7 +48,7 @@ Obs = dict[str, Tensor]  # "image": uint8 (B, H, W, 3); "state": float32 (B, 10)
 # can grow without bound by shrinking the std, long after the mean has stopped improving.
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 PRESETS = ("cog", "fast", "state", "thumb")
-PRECISIONS = ("float32", "bf16")
+PRECISIONS = ("float32", "bf16", "bf16-first-layer")
 
 
 @contextlib.contextmanager
@@ -63,6 +66,21 @@ def straightforward_encoders(module: nn.Module):
             enc.straightforward = False
 
 
+def low_precision_matmul(x: Tensor, w: Tensor, dtype: torch.dtype | None,
+                         equation: str | None = None) -> Tensor:
+    """``x @ w`` (or ``einsum(equation, x, w)``), under ``dtype`` autocast when one is given,
+    returned in float32: the products run in bf16 (accumulated in float32 by AMX or tensor
+    cores), every value after them stays float32."""
+    def product() -> Tensor:
+        return torch.einsum(equation, x, w) if equation else x @ w
+
+    if dtype is None or torch.jit.is_tracing():
+        return product()
+    with torch.autocast(x.device.type, dtype=dtype):
+        out = product()
+    return out.float()
+
+
 def image_to_float(image: Tensor) -> Tensor:
     """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1], channels_last in memory."""
     return image.permute(0, 3, 1, 2).float().div_(255.0)
@@ -70,7 +88,7 @@ def image_to_float(image: Tensor) -> Tensor:
 
 class ImageEncoder(nn.Module):
     """Base of the conv encoders: ``features(image)`` is the conv trunk, optionally run under
-    bfloat16 autocast (``compute_dtype``, set by ``ActorCritic.set_encoder_precision``).
+    bfloat16 autocast (``compute_dtype``, set by ``ActorCritic.set_precision``).
 
     Only the trunk runs in bf16 (AMX on this CPU, tensor cores on a GPU): its output is cast
     back to float32 before the state is appended, so the Q and policy heads, the targets and
@@ -223,6 +241,7 @@ class SplitQHead(nn.Module):
                  layer_norm: bool = False):
         super().__init__()
         self.feat_dim = feat_dim
+        self.compute_dtype: torch.dtype | None = None  # the feature matmul's (set_precision)
         self.first = nn.Linear(feat_dim + action_dim, hidden[0])
 
         def act(width: int) -> list[nn.Module]:  # LayerNorm (an option) before each ReLU
@@ -238,7 +257,7 @@ class SplitQHead(nn.Module):
         """feats (B, F), actions (B, N, A) -> (B, N)."""
         w_f = self.first.weight[:, : self.feat_dim]
         w_a = self.first.weight[:, self.feat_dim :]
-        h_state = feats @ w_f.t()  # (B, H): once per state
+        h_state = low_precision_matmul(feats, w_f.t(), self.compute_dtype)  # (B, H): once per state
         h_action = torch.addmm(self.first.bias, actions.flatten(0, 1), w_a.t())  # (B*N, H)
         h = h_action.view(*actions.shape[:2], -1) + h_state.unsqueeze(1)
         return self.rest(h).squeeze(-1)
@@ -255,6 +274,7 @@ class EnsembleQHead(nn.Module):
                  layer_norm: bool = False):
         super().__init__()
         self.n_q, self.feat_dim = n_q, feat_dim
+        self.compute_dtype: torch.dtype | None = None  # the feature matmul's (set_precision)
         # Optional LayerNorm on every hidden pre-activation, with per-member gain and bias
         # (known to steady offline critics; an option, off by default as in COG).
         self.ln_gains = nn.ParameterList(
@@ -274,7 +294,8 @@ class EnsembleQHead(nn.Module):
         """feats (B, F) shared by all members, actions (B, N, A) -> (n_q, B, N)."""
         b, n, _ = actions.shape
         w0 = self.weights[0]
-        h_state = torch.einsum("bf,qfh->qbh", feats, w0[:, : self.feat_dim])  # (q, B, H)
+        h_state = low_precision_matmul(feats, w0[:, : self.feat_dim], self.compute_dtype,
+                                       "bf,qfh->qbh")  # (q, B, H)
         h_action = torch.baddbmm(
             self.biases[0], actions.reshape(1, b * n, -1).expand(self.n_q, -1, -1),
             w0[:, self.feat_dim :],
@@ -377,6 +398,7 @@ class Actor(nn.Module):
         self.net = mlp(feat_dim, hidden, 2 * action_dim)
         self.action_dim = action_dim
         self.log_std_min, self.log_std_max = log_std_range
+        self.compute_dtype: torch.dtype | None = None  # the first layer's (set_precision)
 
     @property
     def uses_critic_features(self) -> bool:
@@ -392,7 +414,13 @@ class Actor(nn.Module):
         return self.encoder(obs)
 
     def forward(self, feats: Tensor) -> tuple[Tensor, Tensor]:
-        mean, log_std = self.net(feats).chunk(2, dim=-1)
+        if self.compute_dtype is None:
+            out = self.net(feats)
+        else:  # the first (widest) layer's matmul in low precision, the rest float32
+            first = self.net[0]
+            h = low_precision_matmul(feats, first.weight.t(), self.compute_dtype) + first.bias
+            out = self.net[1:](h)
+        mean, log_std = out.chunk(2, dim=-1)
         return mean, log_std.clamp(self.log_std_min, self.log_std_max)
 
     def distribution(self, obs: Obs, critic_feats: Tensor | None = None,
@@ -447,16 +475,20 @@ class ActorCritic(nn.Module):
             # channels_last conv weights match the channels_last (permuted NHWC) input.
             self.to(memory_format=torch.channels_last)
 
-    def set_encoder_precision(self, precision: str) -> None:
+    def set_precision(self, precision: str) -> None:
         """``"bf16"`` runs every conv trunk (actor, critic, target) under bfloat16 autocast;
-        ``"float32"`` runs everything in float32. A compute setting, not part of the weights:
-        checkpoints and exported policies are float32 either way."""
+        ``"bf16-first-layer"`` also the feature matmul of every Q head's and policy head's
+        first layer; ``"float32"`` runs everything in float32. A compute setting, not part of
+        the weights: checkpoints and exported policies are float32 either way."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-        dtype = torch.bfloat16 if precision == "bf16" else None
+        trunk = torch.bfloat16 if precision.startswith("bf16") else None
+        first_layer = torch.bfloat16 if precision == "bf16-first-layer" else None
         for module in self.modules():
             if isinstance(module, ImageEncoder):
-                module.compute_dtype = dtype
+                module.compute_dtype = trunk
+            elif isinstance(module, (SplitQHead, EnsembleQHead, Actor)):
+                module.compute_dtype = first_layer
 
     def compile_modules(self, mode: str = "default") -> None:
         """``torch.compile`` every encoder, Q head and policy head in place (the losses call

@@ -189,7 +189,7 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             self.nets = build_nets(cfg, task.image_size, self.buffer.states.shape[1],
                                    task.actions.shape[1]).to(self.device)
-        self.nets.set_encoder_precision(cfg.precision)
+        self.nets.set_precision(cfg.precision)
         if cfg.compile_mode:
             self.nets.compile_modules(cfg.compile_mode)
         if cfg.normalize_state and not _resuming:  # a resumed run restores them with the nets

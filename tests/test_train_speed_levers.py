@@ -49,39 +49,67 @@ def test_gather_crop_gives_unchanged_losses():
     assert values[0] == values[1]
 
 
+@pytest.mark.parametrize("low", ["bf16", "bf16-first-layer"])
 @pytest.mark.parametrize("preset", ["fast", "cog"])
-def test_bf16_encoders_stay_close_to_float32(preset):
-    """bf16 (conv trunks under autocast, heads float32) on a fixed batch and fixed random
-    numbers: every loss within 2% (relative, or 0.05 absolute) of float32, and the critic's
-    gradient pointing the same way (cosine > 0.99)."""
+def test_bf16_stays_close_to_float32(preset, low):
+    """bf16 (conv trunks under autocast, heads float32) and bf16-first-layer (also the
+    feature matmul of each head's first layer) on a fixed batch and fixed random numbers:
+    every loss within 2% (relative, or 0.05 absolute) of float32, and the critic's gradient
+    pointing the same way (cosine > 0.99)."""
     torch.manual_seed(0)
     nets = ActorCritic(NetSpec(preset, "image"))
     algo = CQL(nets, CQLConfig(bc_warmup_steps=0))
     batch = _image_batch(8)
     noise = draw_noise(algo.cfg, 8, 8, algo.generator, algo.device)
     results = {}
-    for precision in ("float32", "bf16"):
-        nets.set_encoder_precision(precision)
+    for precision in ("float32", low):
+        nets.set_precision(precision)
         losses, _ = algo.losses(batch, noise)
         nets.critic.zero_grad()
         losses["critic"].backward()
         grad = torch.cat([p.grad.flatten() for p in nets.critic.parameters()])
         results[precision] = ({k: float(v.detach()) for k, v in losses.items()}, grad)
-    (f32, g32), (b16, g16) = results["float32"], results["bf16"]
+    (f32, g32), (b16, g16) = results["float32"], results[low]
     for key in ("critic", "policy", "alpha"):
         assert b16[key] == pytest.approx(f32[key], rel=0.02, abs=0.05), key
     assert torch.nn.functional.cosine_similarity(g32, g16, dim=0) > 0.99
     assert f32["critic"] != b16["critic"]  # bf16 did run: the values are not bit-equal
 
 
+def test_bf16_first_layer_runs_the_heads_first_matmul_in_bf16_and_float32_undoes_it():
+    """The first-layer option changes the Q values and the policy beyond the trunk-only bf16
+    (so it does run), and setting float32 again gives float32's values bit for bit."""
+    torch.manual_seed(0)
+    nets = ActorCritic(NetSpec("cog", "image"))
+    obs = _image_batch(4).obs
+    actions = torch.rand(4, 3, 8) * 2 - 1
+
+    def outputs():
+        with torch.no_grad():
+            return nets.critic.q(nets.critic.encode(obs), actions), nets.policy(obs)[0]
+
+    q32, mean32 = outputs()
+    values = {}
+    for precision in ("bf16", "bf16-first-layer"):
+        nets.set_precision(precision)
+        values[precision] = outputs()
+    nets.set_precision("float32")
+    q_again, mean_again = outputs()
+    assert torch.equal(q_again, q32) and torch.equal(mean_again, mean32)
+    (q_trunk, mean_trunk), (q_first, mean_first) = values["bf16"], values["bf16-first-layer"]
+    assert not torch.equal(q_first, q_trunk) and not torch.equal(mean_first, mean_trunk)
+    assert q_first.dtype == torch.float32 and mean_first.dtype == torch.float32
+    assert torch.allclose(q_first, q32, rtol=0.02, atol=0.02)
+
+
 def test_bf16_leaves_weights_and_exports_float32(tmp_path):
     nets = ActorCritic(NetSpec("fast", "image"))
-    nets.set_encoder_precision("bf16")
+    nets.set_precision("bf16")
     assert all(p.dtype == torch.float32 for p in nets.parameters())
     out = nets.critic.encode(_image_batch(2).obs)
     assert out.dtype == torch.float32
     with pytest.raises(ValueError, match="precision"):
-        nets.set_encoder_precision("fp8")
+        nets.set_precision("fp8")
 
 
 def _cfg(**kw) -> TrainConfig:
