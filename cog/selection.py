@@ -104,12 +104,17 @@ def smooth(values: list[float], window: int = 3) -> list[float]:
     return [float(np.mean(values[max(0, i - half): i + half + 1])) for i in range(len(values))]
 
 
+def after_warmup(rows: list[dict[str, float]], cfg: TrainConfig) -> list[dict[str, float]]:
+    """The snapshots with Q statistics taken after the BC warm-up (whose Q means nothing)."""
+    return [r for r in rows if "q/data" in r and r["step"] > cfg.bc_warmup_steps]
+
+
 def select_workflow(rows: list[dict[str, float]], cfg: TrainConfig) -> tuple[int, str]:
     """Peak of (smoothed) Q on dataset actions after the warm-up, guarded by held-out TD."""
     have_q = [r for r in rows if "q/data" in r]
     if not have_q:
         return select_last(rows)[0], "no Q statistics (a BC run): fell back to the last"
-    after = [r for r in have_q if r["step"] > cfg.bc_warmup_steps] or have_q
+    after = after_warmup(rows, cfg) or have_q
     q = smooth([r["q/data"] for r in after])
     candidates = list(range(len(after)))
     guard = ""
@@ -135,8 +140,7 @@ def diagnose(rows: list[dict[str, float]], cfg: TrainConfig) -> list[str]:
     - Held-out TD error: at the last snapshot more than twice its lowest, i.e. the critic
       fits unseen transitions of the same data worse than it did."""
     out = []
-    have_q = [r for r in rows if "q/data" in r]
-    after = [r for r in have_q if r["step"] > cfg.bc_warmup_steps]
+    after = after_warmup(rows, cfg)
     if len(after) >= 3:
         q = smooth([r["q/data"] for r in after])
         peak = max(range(len(q)), key=lambda i: q[i])
