@@ -93,7 +93,9 @@ class ImageEncoder(nn.Module):
     Only the trunk runs in bf16 (AMX on this CPU, tensor cores on a GPU): its output is cast
     back to float32 before the state is appended, so the Q and policy heads, the targets and
     every loss stay float32. Q values near 100 have a bf16 resolution of 0.5, coarser than
-    the differences the Bellman backup must resolve, which is why the heads are kept out."""
+    the differences the Bellman backup must resolve, which is why the heads are kept out
+    (``"bf16-first-layer"`` lets only their first matmul in, whose float32 output feeds
+    everything after it)."""
 
     compute_dtype: torch.dtype | None = None
     use_state: bool = False
