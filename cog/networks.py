@@ -41,6 +41,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from cog.config import PRECISIONS  # the one list of numerics options (TrainConfig.precision)
+
 Obs = dict[str, Tensor]  # "image": uint8 (B, H, W, 3); "state": float32 (B, 10)
 
 # COG's released policy clamps log std to [-5, 2] (rlkit's generic SAC code uses [-20, 2]).
@@ -48,7 +50,6 @@ Obs = dict[str, Tensor]  # "image": uint8 (B, H, W, 3); "state": float32 (B, 10)
 # can grow without bound by shrinking the std, long after the mean has stopped improving.
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 PRESETS = ("cog", "fast", "state", "thumb")
-PRECISIONS = ("float32", "bf16", "bf16-first-layer")
 
 
 @contextlib.contextmanager
