@@ -163,7 +163,7 @@ def test_sweep_on_two_nodes_survives_a_killed_worker(two_node_cluster, tmp_path)
                 os.kill(int((run / "worker.pid").read_text()), signal.SIGKILL)
                 break
         time.sleep(0.2)
-    first_output = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))[0]
+    first_output = proc.communicate(timeout=600)[0]  # the rest of the first pass, as before
     assert victim is not None, "no run was caught mid-way:\n" + first_output[-3000:]
     assert proc.returncode == 1, first_output[-3000:]  # one run failed, the others finished
     report = (out / "report.md").read_text()
