@@ -14,8 +14,9 @@ others go on.
 Layout: with one setup, run folders are OUT/<method>_seed<seed>; with several,
 OUT/<setup>/<method>_seed<seed>. Each holds the run (config.json, checkpoint.pt, CSVs,
 snapshots, GIFs) and ``log.txt`` (everything the run printed). OUT/report.md,
-OUT/summary.json ({setup: {method: {mean, std, per_seed}}}) and a success.png per setup
-are written at the end.
+OUT/summary.json ({setup: {method: {mean, std, per_seed, best_per_seed, ...}}}) and a
+success.png per setup are written at the end, or at any time by ``report_sweep`` (`cog sweep
+--report-only`), which marks unfinished runs with the step they reached.
 """
 
 from __future__ import annotations
@@ -379,40 +380,98 @@ def failures(runs: list[Run]) -> list[Run]:
     return [r for r in runs if r.error]
 
 
+@dataclass
+class Outcome:
+    """What a run's logs show so far: its last evaluation (the final checkpoint's once the
+    run is finished), its best one, and its last logged Q diagnostics (None for BC)."""
+
+    final: float
+    step: int
+    best: float
+    best_step: int
+    q_data: float | None
+    q_policy: float | None
+
+
+def run_outcome(run_dir: Path) -> Outcome | None:
+    """The run's outcome from eval.csv and train.csv; None before its first evaluation."""
+    from cog.logger import CsvLog, eval_rows
+
+    rows = eval_rows(run_dir)
+    if not rows:
+        return None
+    best = max(rows, key=lambda r: r["eval/success_rate"])  # the earliest of equal bests
+    train = [r for r in CsvLog(run_dir / "train.csv").rows if "q/data" in r] \
+        if (run_dir / "train.csv").is_file() else []
+    return Outcome(final=float(rows[-1]["eval/success_rate"]), step=int(rows[-1]["step"]),
+                   best=float(best["eval/success_rate"]), best_step=int(best["step"]),
+                   q_data=float(train[-1]["q/data"]) if train else None,
+                   q_policy=float(train[-1]["q/policy"]) if train else None)
+
+
+def _steps(n: int) -> str:
+    return f"{n // 1000}k" if n % 1000 == 0 and n else str(n)
+
+
+def _mean_std(values: list[float]) -> str:
+    return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if values else "-"
+
+
 def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
+    """OUT/report.md, OUT/summary.json and a success.png per setup, from the run folders.
+
+    Every run with an evaluation counts with its last one; a run short of its planned steps
+    (an interrupted sweep, or ``report_sweep`` while it trains) is marked with the step it
+    reached, so a table built over several days is never blank. Failed runs are listed and
+    left out of the means."""
     out = Path(cfg.out)
     obs = "state" if cfg.train.obs == "state" else f"{cfg.train.obs}, net {cfg.train.net}"
     lines = [f"# Sweep: {', '.join(cfg.setups)} ({obs})", "",
              f"{cfg.train.steps} gradient steps, batch {cfg.train.batch_size}, "
              f"{cfg.eval_episodes} evaluation episodes per seed in each setup's env; "
-             f"{cfg.prior_episodes} prior and {cfg.task_episodes} task episodes collected."]
+             f"{cfg.prior_episodes} prior and {cfg.task_episodes} task episodes collected. "
+             "Final: the last evaluation (marked with its step where the run has not reached "
+             f"{_steps(cfg.train.steps)} yet); best: each seed's best evaluation; Q: the last "
+             "logged average Q on dataset actions / on the policy's actions."]
     summary: dict = {}
     for setup in cfg.setups:
         ours = [r for r in runs if r.setup == setup]
         lines += ["", f"## {setup} (evaluated in `{SETUPS[setup].eval_env}`)", "",
-                  "| method | success (mean ± std over seeds) | per seed |", "|---|---|---|"]
+                  "| method | final (mean ± std over seeds) | per seed | best (mean ± std) "
+                  "| Q data / policy (per seed) |", "|---|---|---|---|---|"]
         summary[setup] = {}
+        outcomes: dict[str, list[tuple[Run, Outcome]]] = {}
         for method in cfg.methods:
-            per_seed = {r.seed: r.success for r in ours
-                        if r.method == method and r.success is not None}
-            failed = [r for r in ours if r.method == method and r.error]
-            cell = ", ".join(f"{v:.2f}" for v in per_seed.values())
-            cell += "".join(f", seed {r.seed} failed" for r in failed)
-            if per_seed:
-                vals = np.array(list(per_seed.values()))
-                summary[setup][method] = {"mean": float(vals.mean()), "std": float(vals.std()),
-                                          "per_seed": {str(k): v for k, v in per_seed.items()}}
-                lines.append(f"| {method} | {vals.mean():.2f} ± {vals.std():.2f} | {cell} |")
-            else:
-                lines.append(f"| {method} | - | {cell or 'no runs'} |")
+            mine = [r for r in ours if r.method == method]
+            got = [(r, o) for r in mine if not r.error
+                   for o in [run_outcome(r.run_dir)] if o is not None]
+            outcomes[method] = got
+            cells = [f"{o.final:.2f}" + ("" if o.step >= r.cfg.steps else
+                                         f" (at {_steps(o.step)} of {_steps(r.cfg.steps)})")
+                     for r, o in got]
+            cells += [f"seed {r.seed} failed" for r in mine if r.error]
+            qs = [f"{o.q_data:.1f} / {o.q_policy:.1f}" for _, o in got if o.q_data is not None]
+            if got:
+                finals, bests = [o.final for _, o in got], [o.best for _, o in got]
+                summary[setup][method] = {
+                    "mean": float(np.mean(finals)), "std": float(np.std(finals)),
+                    "per_seed": {str(r.seed): o.final for r, o in got},
+                    "best_mean": float(np.mean(bests)),
+                    "best_per_seed": {str(r.seed): o.best for r, o in got},
+                    "step_per_seed": {str(r.seed): o.step for r, o in got},
+                    "unfinished": [r.seed for r, o in got if o.step < r.cfg.steps],
+                    "q_data_per_seed": {str(r.seed): o.q_data for r, o in got},
+                }
+            lines.append(f"| {method} | {_mean_std([o.final for _, o in got])} | "
+                         f"{', '.join(cells) or 'no runs'} | "
+                         f"{_mean_std([o.best for _, o in got])} | {', '.join(qs) or '-'} |")
         folder = run_dir_for(cfg, setup, "x", 0).parent
         png = plot_mean_curves(cfg, setup, ours, folder / "success.png")
         lines += ["", f"![success against steps]({png.relative_to(out)})", ""]
         gifs = []
         for method in cfg.methods:
-            first = next((r for r in ours if r.method == method and r.success is not None),
-                         None)
-            videos = sorted((first.run_dir / "videos").glob("*.gif")) if first else []
+            videos = sorted((outcomes[method][0][0].run_dir / "videos").glob("*.gif")) \
+                if outcomes[method] else []
             if videos:
                 dest = folder / f"{method}.gif"
                 dest.write_bytes(videos[-1].read_bytes())
@@ -427,6 +486,29 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
     write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def report_sweep(cfg: SweepConfig) -> dict:
+    """Rewrite the report from the run folders as they stand: no collection, no Ray, no
+    training. For a grid that trains over several days, or is training right now."""
+    cfg.validate()
+    runs = []
+    for setup in cfg.setups:
+        for method in cfg.methods:
+            for seed in cfg.seeds:
+                # The datasets' paths do not matter here; the planned steps do.
+                tcfg = method_config(cfg, setup, method, seed, Path(""), Path(""))
+                runs.append(Run(setup, method, seed, run_dir_for(cfg, setup, method, seed),
+                                tcfg))
+    return write_report(cfg, runs)
+
+
+def missing_runs(cfg: SweepConfig, summary: dict) -> int:
+    """Runs of the grid without a finished evaluation in ``summary`` (failed, not started
+    or unfinished)."""
+    done = sum(len(m["per_seed"]) - len(m.get("unfinished", ()))
+               for s in summary.values() for m in s.values())
+    return len(cfg.setups) * len(cfg.methods) * len(cfg.seeds) - done
 
 
 def plot_mean_curves(cfg: SweepConfig, setup: str, runs: list[Run], path: Path) -> Path:

@@ -15,6 +15,8 @@ from cog.sweep import (
     finished,
     has_started,
     method_config,
+    missing_runs,
+    report_sweep,
     run_dir_for,
     write_report,
 )
@@ -100,13 +102,14 @@ def test_report_table_plot_summary_and_failures(tmp_path):
             log.append({"step": 100, "eval/success_rate": 0.0})
             log.append({"step": 200, "eval/success_rate": final})
             log.flush()
-            runs.append(Run("closed-drawer", method, seed, run_dir, cfg.train, success=final))
+            runs.append(Run("closed-drawer", method, seed, run_dir,
+                            replace(cfg.train, steps=200), success=final))
     runs[1].success, runs[1].error = None, "WorkerCrashedError: the worker died"
     summary = write_report(cfg, runs)["closed-drawer"]
     assert summary["cog"]["mean"] == pytest.approx(0.8)  # the failed seed is not averaged
     report = (tmp_path / "report.md").read_text()
-    assert "| cog | 0.80 ± 0.00 | 0.80, seed 1 failed |" in report
-    assert "| task_only | 0.05 ± 0.05 |" in report
+    assert "| cog | 0.80 ± 0.00 | 0.80, seed 1 failed | 0.80 ± 0.00 | - |" in report
+    assert "| task_only | 0.05 ± 0.05 | 0.00, 0.10 |" in report
     assert "closed-drawer cog seed 1" in report and "WorkerCrashedError" in report
     assert (tmp_path / "success.png").read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "summary.json").read_text())
@@ -146,3 +149,54 @@ def test_the_result_table_grids_are_valid_sweeps(grid):
     assert cfg.seeds and cfg.methods
     if grid.stem.endswith("table") or grid.stem.startswith("irrelevant"):
         assert len(cfg.setups) == 4  # the result tables cover all four setups
+
+
+def _fake_run(run_dir: Path, evals: dict[int, float], q_data: list[float] | None = None):
+    log = CsvLog(run_dir / "eval.csv")
+    for step, success in evals.items():
+        log.append({"step": step, "eval/success_rate": success})
+    log.flush()
+    if q_data is not None:
+        train = CsvLog(run_dir / "train.csv")
+        for i, q in enumerate(q_data):
+            train.append({"step": 100 * (i + 1), "q/data": q, "q/policy": q - 1.0})
+        train.flush()
+
+
+def test_report_only_shows_unfinished_runs_with_their_step_best_and_q(tmp_path, capsys):
+    """A table built over days: every started run shows what it reached and where, its best
+    evaluation and its last Q, and the command still says the grid is not finished."""
+    from cog.cli import main
+
+    grid = {"setups": ["closed-drawer"], "methods": ["cog", "bc"], "seeds": [0, 1],
+            "steps": 300, "out": str(tmp_path / "grid")}
+    (tmp_path / "grid.json").write_text(json.dumps(grid))
+    cfg = SweepConfig(out=grid["out"], methods=("cog", "bc"), seeds=(0, 1))
+    cfg.train = replace(cfg.train, steps=300)
+    _fake_run(run_dir_for(cfg, "closed-drawer", "cog", 0), {100: 0.2, 200: 0.9, 300: 0.5},
+              q_data=[-3.0, -5.0, -7.5])  # finished
+    _fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.0, 200: 0.3},
+              q_data=[-2.0, -4.0])  # interrupted at 200 of 300
+    _fake_run(run_dir_for(cfg, "closed-drawer", "bc", 0), {100: 0.6})  # no Q for BC
+    # bc seed 1 has not started: no folder at all
+
+    code = main(["sweep", "--config", str(tmp_path / "grid.json"), "--report-only"])
+    assert code == 1  # three of four runs are not finished
+    assert "3 run(s) not finished" in capsys.readouterr().out
+    report = (tmp_path / "grid" / "report.md").read_text()
+    assert "| cog | 0.40 ± 0.10 | 0.50, 0.30 (at 200 of 300) | 0.60 ± 0.30 | " \
+           "-7.5 / -8.5, -4.0 / -5.0 |" in report
+    assert "| bc | 0.60 ± 0.00 | 0.60 (at 100 of 300) | 0.60 ± 0.00 | - |" in report
+    saved = json.loads((tmp_path / "grid" / "summary.json").read_text())
+    assert missing_runs(cfg, saved) == 3
+    summary = saved["closed-drawer"]
+    assert summary["cog"]["per_seed"] == {"0": 0.5, "1": 0.3}
+    assert summary["cog"]["best_per_seed"] == {"0": 0.9, "1": 0.3}
+    assert summary["cog"]["step_per_seed"] == {"0": 300, "1": 200}
+    assert summary["cog"]["unfinished"] == [1]
+    assert summary["cog"]["q_data_per_seed"] == {"0": -7.5, "1": -4.0}
+    assert summary["bc"]["q_data_per_seed"] == {"0": None}
+    assert not (run_dir_for(cfg, "closed-drawer", "bc", 1)).exists()  # nothing trained
+
+    _fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.0, 200: 0.3, 300: 0.7})
+    assert report_sweep(cfg)["closed-drawer"]["cog"]["unfinished"] == []

@@ -42,6 +42,10 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--address", help="join an existing Ray cluster (ray start --head ...)")
     p.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE",
                    help="TrainConfig overrides, e.g. --set batch_size=64 precision=bf16")
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite the report from the run folders as they are (no collection, "
+                        "no Ray, no training): unfinished runs show what they reached, and "
+                        "at which step")
     progress_arg(p)
     p.set_defaults(func=run)
 
@@ -112,12 +116,11 @@ def _progress(args) -> bool:
 def run(args) -> int:
     from pathlib import Path
 
-    from cog.sweep import run_sweep
+    from cog.sweep import missing_runs, report_sweep, run_sweep
 
     cfg = sweep_config(args)
-    summary = run_sweep(cfg)
+    summary = report_sweep(cfg) if args.report_only else run_sweep(cfg)
     print((Path(cfg.out) / "report.md").read_text())
-    missing = sum(len(cfg.seeds) * len(cfg.methods) for _ in cfg.setups) - sum(
-        len(m["per_seed"]) for s in summary.values() for m in s.values())
-    print(f"report: {cfg.out}/report.md")
+    missing = missing_runs(cfg, summary)
+    print(f"report: {cfg.out}/report.md" + (f" ({missing} run(s) not finished)" if missing else ""))
     return 1 if missing else 0
