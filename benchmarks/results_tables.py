@@ -3,6 +3,10 @@
     python benchmarks/results_tables.py \\
         --image closed-drawer:cog:0=RUN_DIR closed-drawer:cog:1=RUN_DIR ... \\
         --irrelevant closed-drawer:0.5:cog:0=RUN_DIR ...
+    python benchmarks/results_tables.py --image-sweep runs/image_table \\
+        --irrelevant-sweep 0.5=runs/irrelevant_50 0.8=runs/irrelevant_80
+
+(a sweep folder's summary.json, as `cog sweep` or `cog sweep --report-only` wrote it)
 
 writes benchmarks/results/image_table.json, shaped {setup: {method: {seed: success}}}, and
 benchmarks/results/irrelevant_prior.json, shaped {setup: {fraction: {method: {seed:
@@ -36,6 +40,30 @@ def last_eval(run: Path) -> tuple[float, int, int]:
     return rows[-1]["eval/success_rate"], int(rows[-1]["step"]), planned
 
 
+def from_summary(sweep: Path, label: str) -> dict:
+    """{setup: {method: {seed: success}}} from a sweep's summary.json, printing each run's
+    final and best success and the step it reached (unfinished runs count with what they
+    reached, as the table is built over days)."""
+    path = sweep / "summary.json"
+    if not path.is_file():
+        raise SystemExit(f"no summary.json in {sweep}: run `cog sweep ... --report-only` first")
+    summary = json.loads(path.read_text())
+    table: dict = {}
+    for setup, methods in summary.items():
+        for method, m in methods.items():
+            table.setdefault(setup, {})[method] = m["per_seed"]
+            for seed, success in m["per_seed"].items():
+                step = m.get("step_per_seed", {}).get(seed, "?")
+                best = m.get("best_per_seed", {}).get(seed, success)
+                print(f"{label} {setup} {method} seed {seed}: {success:.2f} at step {step} "
+                      f"(best {best:.2f})")
+    return table
+
+
+def write_json(name: str, table: dict) -> None:
+    write_text_atomic(RESULTS / name, json.dumps(table, indent=2) + "\n")
+
+
 def parse(items: list[str], parts: int) -> list[tuple[list[str], Path]]:
     out = []
     for item in items:
@@ -52,7 +80,21 @@ def main() -> None:
     p.add_argument("--image", nargs="*", default=[], metavar="SETUP:METHOD:SEED=RUN")
     p.add_argument("--irrelevant", nargs="*", default=[],
                    metavar="SETUP:FRACTION:METHOD:SEED=RUN")
+    p.add_argument("--image-sweep", metavar="SWEEP_DIR",
+                   help="every run of this sweep (its summary.json) into image_table.json")
+    p.add_argument("--irrelevant-sweep", nargs="*", default=[], metavar="FRACTION=SWEEP_DIR")
     args = p.parse_args()
+    if args.image_sweep:
+        write_json("image_table.json", from_summary(Path(args.image_sweep), "image"))
+    if args.irrelevant_sweep:
+        table = {}
+        for item in args.irrelevant_sweep:
+            fraction, sep, folder = item.partition("=")
+            if not sep:
+                raise SystemExit(f"{item!r}: expected FRACTION=SWEEP_DIR")
+            for setup, methods in from_summary(Path(folder), f"irrelevant {fraction}").items():
+                table.setdefault(setup, {})[fraction] = methods
+        write_json("irrelevant_prior.json", table)
     if args.image:
         table: dict = {}
         for (setup, method, seed), run in parse(args.image, 3):
