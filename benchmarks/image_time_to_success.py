@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cog.cli import progress_arg, show_progress  # noqa: E402
 from cog.config import TrainConfig  # noqa: E402
 from cog.logger import CsvLog, eval_rows  # noqa: E402
 from cog.sweep import SweepConfig, run_sweep  # noqa: E402
@@ -160,6 +161,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/image_time_to_success")
     p.add_argument("--workers", "--jobs", type=int, default=2,
                    help="runs at once, one thread each (2)")
+    progress_arg(p)
     args = p.parse_args()
 
     out = Path(args.out)
@@ -169,6 +171,7 @@ def main() -> None:
                         out=str(out), data_dir=args.data_dir, prior_episodes=args.episodes,
                         task_episodes=args.episodes, eval_episodes=args.eval_episodes,
                         workers=args.workers, train=base_config(args),
+                        progress=show_progress(args),
                         variants={name: CONFIGS[name] for name in args.configs})
     run_sweep(sweep)
     report({f"{name}_seed{seed}": out / f"{name}_seed{seed}"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cog.cli import setup_arg  # noqa: E402
+from cog.cli import progress_arg, setup_arg, show_progress  # noqa: E402
 from cog.sweep import METHODS, SweepConfig, run_sweep  # noqa: E402
 from data_collection.presets import SETUPS  # noqa: E402
 
@@ -52,6 +52,7 @@ def main() -> None:
                    help="collection workers (Ray if > 1)")
     p.add_argument("--workers", type=int, default=2,
                    help="runs trained at once (default 2: one per core here)")
+    progress_arg(p)
     args = p.parse_args()
     base = SweepConfig()
     cfg = SweepConfig(
@@ -66,6 +67,7 @@ def main() -> None:
         irrelevant_fraction=args.irrelevant_fraction,
         prior_save_all=args.save_all,
         workers=args.workers,
+        progress=show_progress(args),
         eval_episodes=args.eval_episodes,
         eval_every=args.eval_every,
         train=replace(base.train, obs="state" if args.net == "state" else "image", net=args.net,
