@@ -287,15 +287,18 @@ def run_sweep(cfg: SweepConfig) -> dict:
             check_shared_storage(out)
         runs = []
         for setup in cfg.setups:
-            prior, task = collect_setup(cfg, setup)
-            runs += [Run(setup, m, s, run_dir_for(cfg, setup, m, s),
-                         method_config(cfg, setup, m, s, prior, task))
-                     for m in cfg.methods for s in cfg.seeds]
+            runs += setup_runs(cfg, setup, *collect_setup(cfg, setup))
         _train_all(cfg, runs, ray)
     finally:
         if started:
             ray.shutdown()
     return write_report(cfg, runs)
+
+
+def setup_runs(cfg: SweepConfig, setup: str, prior: Path, task: Path) -> list[Run]:
+    return [Run(setup, m, s, run_dir_for(cfg, setup, m, s),
+                method_config(cfg, setup, m, s, prior, task))
+            for m in cfg.methods for s in cfg.seeds]
 
 
 def _train_all(cfg: SweepConfig, runs: list[Run], ray) -> None:
@@ -413,6 +416,15 @@ def _steps(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 and n else str(n)
 
 
+def _reached(run: Run, outcome: Outcome) -> str:
+    """'' for a finished run; else how far its last evaluation got."""
+    if run.success is not None:
+        return ""
+    if run.cfg.time_limit_minutes > 0:
+        return f" (at {_progress(run):.0f} of {_size(run):.0f} training min)"
+    return f" (at {_steps(outcome.step)} of {_steps(run.cfg.steps)})"
+
+
 def _mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if values else "-"
 
@@ -420,10 +432,10 @@ def _mean_std(values: list[float]) -> str:
 def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
     """OUT/report.md, OUT/summary.json and a success.png per setup, from the run folders.
 
-    Every run with an evaluation counts with its last one; a run short of its planned steps
-    (an interrupted sweep, or ``report_sweep`` while it trains) is marked with the step it
-    reached, so a table built over several days is never blank. Failed runs are listed and
-    left out of the means."""
+    Every run with an evaluation counts with its last one; a run that has not finished (no
+    ``success`` yet: an interrupted sweep, or ``report_sweep`` while it trains) is marked with
+    the step it reached, so a table built over several days is never blank. Failed runs are
+    listed and left out of the means."""
     out = Path(cfg.out)
     obs = "state" if cfg.train.obs == "state" else f"{cfg.train.obs}, net {cfg.train.net}"
     lines = [f"# Sweep: {', '.join(cfg.setups)} ({obs})", "",
@@ -446,9 +458,7 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
             got = [(r, o) for r in mine if not r.error
                    for o in [run_outcome(r.run_dir)] if o is not None]
             outcomes[method] = got
-            cells = [f"{o.final:.2f}" + ("" if o.step >= r.cfg.steps else
-                                         f" (at {_steps(o.step)} of {_steps(r.cfg.steps)})")
-                     for r, o in got]
+            cells = [f"{o.final:.2f}" + _reached(r, o) for r, o in got]
             cells += [f"seed {r.seed} failed" for r in mine if r.error]
             qs = [f"{o.q_data:.1f} / {o.q_policy:.1f}" for _, o in got if o.q_data is not None]
             if got:
@@ -459,7 +469,7 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
                     "best_mean": float(np.mean(bests)),
                     "best_per_seed": {str(r.seed): o.best for r, o in got},
                     "step_per_seed": {str(r.seed): o.step for r, o in got},
-                    "unfinished": [r.seed for r, o in got if o.step < r.cfg.steps],
+                    "unfinished": [r.seed for r, _ in got if r.success is None],
                     "q_data_per_seed": {str(r.seed): o.q_data for r, o in got},
                 }
             lines.append(f"| {method} | {_mean_std([o.final for _, o in got])} | "
@@ -492,14 +502,11 @@ def report_sweep(cfg: SweepConfig) -> dict:
     """Rewrite the report from the run folders as they stand: no collection, no Ray, no
     training. For a grid that trains over several days, or is training right now."""
     cfg.validate()
-    runs = []
-    for setup in cfg.setups:
-        for method in cfg.methods:
-            for seed in cfg.seeds:
-                # The datasets' paths do not matter here; the planned steps do.
-                tcfg = method_config(cfg, setup, method, seed, Path(""), Path(""))
-                runs.append(Run(setup, method, seed, run_dir_for(cfg, setup, method, seed),
-                                tcfg))
+    # The datasets' paths do not matter here; the planned steps (or minutes) do.
+    runs = [r for setup in cfg.setups for r in setup_runs(cfg, setup, Path(""), Path(""))]
+    for run in runs:
+        if finished(run) or (run.cfg.time_limit_minutes > 0 and _progress(run) >= _size(run)):
+            run.success = final_success(run.run_dir)
     return write_report(cfg, runs)
 
 

@@ -152,6 +152,14 @@ def test_the_result_table_grids_are_valid_sweeps(grid):
 
 
 def _fake_run(run_dir: Path, evals: dict[int, float], q_data: list[float] | None = None):
+    """A run folder checkpointed and evaluated up to the last of ``evals``' steps."""
+    import torch
+
+    from cog.checkpoint import save_checkpoint
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(run_dir, {"algo": "cql", "step": max(evals), "rng": {},
+                              "nets": {"w": torch.zeros(1)}})
     log = CsvLog(run_dir / "eval.csv")
     for step, success in evals.items():
         log.append({"step": step, "eval/success_rate": success})
@@ -200,3 +208,22 @@ def test_report_only_shows_unfinished_runs_with_their_step_best_and_q(tmp_path, 
 
     _fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.0, 200: 0.3, 300: 0.7})
     assert report_sweep(cfg)["closed-drawer"]["cog"]["unfinished"] == []
+
+
+def test_report_only_counts_a_time_limited_run_as_finished_once_its_minutes_are_used(tmp_path):
+    """The image benchmarks stop runs by training minutes, not steps: such a run is done
+    when its minutes are used, and before that it is marked with the minutes it reached."""
+    cfg = SweepConfig(out=str(tmp_path), methods=("cog",), seeds=(0,))
+    cfg.train = replace(cfg.train, steps=10_000_000, time_limit_minutes=2.0)
+    run_dir = run_dir_for(cfg, "closed-drawer", "cog", 0)
+    _fake_run(run_dir, {100: 0.0, 200: 0.4})
+    train = CsvLog(run_dir / "train.csv")
+    train.append({"step": 200, "time/train_seconds": 60.0})
+    train.flush()
+    report_sweep(cfg)
+    assert "| cog | 0.40 ± 0.00 | 0.40 (at 1 of 2 training min) |" in \
+        (tmp_path / "report.md").read_text()
+    train.append({"step": 400, "time/train_seconds": 121.0})
+    train.flush()
+    assert report_sweep(cfg)["closed-drawer"]["cog"]["unfinished"] == []
+    assert "| cog | 0.40 ± 0.00 | 0.40 |" in (tmp_path / "report.md").read_text()
