@@ -49,13 +49,16 @@ CONFIGS: dict[str, dict] = {
                                  policy_log_std_min=-20.0, polyak_tau=0.02),
     # One of COG's numerics at a time on top of the configuration above, to find which of
     # the three keeps image runs from learning within 40 minutes: COG's plain-MSE Bellman
-    # term, or COG's entropy learning rate (1e-4).
+    # term, COG's entropy learning rate (1e-4), or COG's log-std floor (-5).
     "cpu-b64-oldnum-tau02-mse": dict(net="fast", batch_size=64, precision="bf16",
                                      bellman_weight=1.0, entropy_lr=3e-4,
                                      policy_log_std_min=-20.0, polyak_tau=0.02),
     "cpu-b64-oldnum-tau02-elr1e4": dict(net="fast", batch_size=64, precision="bf16",
                                         bellman_weight=0.5, entropy_lr=1e-4,
                                         policy_log_std_min=-20.0, polyak_tau=0.02),
+    "cpu-b64-oldnum-tau02-ls5": dict(net="fast", batch_size=64, precision="bf16",
+                                     bellman_weight=0.5, entropy_lr=3e-4,
+                                     policy_log_std_min=-5.0, polyak_tau=0.02),
     # All three of COG's numerics (today's defaults) with the 4x faster target network.
     "cpu-b64-tau02": dict(net="fast", batch_size=64, precision="bf16", polyak_tau=0.02),
     # 3-step returns (a named option, not COG's algorithm): value crosses the prior data in a
