@@ -42,8 +42,9 @@ def last_eval(run: Path) -> tuple[float, int, int]:
 
 def from_summary(sweep: Path, label: str) -> dict:
     """{setup: {method: {seed: success}}} from a sweep's summary.json, printing each run's
-    final and best success and the step it reached (unfinished runs count with what they
-    reached, as the table is built over days)."""
+    final and best success and the step it reached. Unfinished runs are printed (their step
+    belongs in the markdown table) but left out of the JSON, where a seed's value is always
+    its final checkpoint's."""
     path = sweep / "summary.json"
     if not path.is_file():
         raise SystemExit(f"no summary.json in {sweep}: run `cog sweep ... --report-only` first")
@@ -51,12 +52,15 @@ def from_summary(sweep: Path, label: str) -> dict:
     table: dict = {}
     for setup, methods in summary.items():
         for method, m in methods.items():
-            table.setdefault(setup, {})[method] = m["per_seed"]
+            unfinished = {str(seed) for seed in m.get("unfinished", ())}
             for seed, success in m["per_seed"].items():
                 step = m.get("step_per_seed", {}).get(seed, "?")
                 best = m.get("best_per_seed", {}).get(seed, success)
+                note = " (unfinished: not in the JSON)" if seed in unfinished else ""
                 print(f"{label} {setup} {method} seed {seed}: {success:.2f} at step {step} "
-                      f"(best {best:.2f})")
+                      f"(best {best:.2f}){note}")
+                if seed not in unfinished:
+                    table.setdefault(setup, {}).setdefault(method, {})[seed] = success
     return table
 
 

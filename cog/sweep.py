@@ -529,11 +529,13 @@ def plot_mean_curves(cfg: SweepConfig, setup: str, runs: list[Run], path: Path) 
             if r.method == method and (r.run_dir / "eval.csv").is_file():
                 curves.append({int(x["step"]): x["eval/success_rate"]
                                for x in eval_rows(r.run_dir)})
-        steps = sorted(set.intersection(*[set(c) for c in curves])) if curves else []
+        # Every evaluated step, over the seeds that reached it: a run still training (or
+        # stopped early) shortens no other seed's curve.
+        steps = sorted(set().union(*curves))
         if not steps:
             continue
-        vals = np.array([[c[s] for s in steps] for c in curves])
-        mean, std = vals.mean(0), vals.std(0)
+        vals = [[c[s] for c in curves if s in c] for s in steps]
+        mean, std = np.array([np.mean(v) for v in vals]), np.array([np.std(v) for v in vals])
         ax.plot(steps, mean, marker="o", markersize=3, label=method)
         ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
     ax.set_ylim(-0.05, 1.05)
