@@ -105,7 +105,7 @@ def main() -> None:
             success, step, planned = last_eval(run)
             table.setdefault(setup, {}).setdefault(method, {})[seed] = success
             print(f"image {setup} {method} seed {seed}: {success:.2f} at {step}/{planned}")
-        write_text_atomic(RESULTS / "image_table.json", json.dumps(table, indent=2) + "\n")
+        write_json("image_table.json", table)
     if args.irrelevant:
         table = {}
         for (setup, fraction, method, seed), run in parse(args.irrelevant, 4):
@@ -114,7 +114,7 @@ def main() -> None:
                 method, {})[seed] = success
             print(f"irrelevant {setup} {fraction} {method} seed {seed}: {success:.2f} at "
                   f"{step}/{planned}")
-        write_text_atomic(RESULTS / "irrelevant_prior.json", json.dumps(table, indent=2) + "\n")
+        write_json("irrelevant_prior.json", table)
 
 
 if __name__ == "__main__":
