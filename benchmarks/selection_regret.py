@@ -35,14 +35,20 @@ from envs.atomic import write_text_atomic  # noqa: E402
 
 
 def regret_rows(runs: list[Path], fqe: FQEConfig,
-                selectors: tuple[str, ...] = SELECTORS) -> list[dict]:
+                selectors: tuple[str, ...] = SELECTORS,
+                fqe_where_saved: bool = False) -> list[dict]:
+    """With ``fqe_where_saved``, FQE is scored only on runs whose selection.json already
+    holds it (with these settings); the other runs get the free selectors alone."""
     rows = []
     for run in runs:
         success = true_success(run)
         try:
             sel = saved_selection(run, selectors, fqe)
             if sel is None:
-                sel = select_run(run, selectors, fqe)
+                asked = selectors
+                if fqe_where_saved:
+                    asked = tuple(s for s in selectors if s != "fqe")
+                sel = saved_selection(run, asked, fqe) or select_run(run, asked, fqe)
                 write_selection(sel, run / "selection.json")
         except (ValueError, FileNotFoundError) as exc:
             print(f"skipped {run}: {exc}")
@@ -79,18 +85,23 @@ def main() -> None:
     p.add_argument("--selectors", nargs="+", choices=SELECTORS, default=list(SELECTORS),
                    help="FQE costs minutes per run; workflow and last are free")
     p.add_argument("--fqe-steps", type=int, default=3000)
+    p.add_argument("--fqe-where-saved", action="store_true",
+                   help="score FQE only on runs whose selection.json already has it (FQE "
+                        "on an image run costs tens of minutes per run on a CPU)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/selection_regret.json"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     selectors = tuple(args.selectors)
-    rows = regret_rows(args.runs, FQEConfig(steps=args.fqe_steps), selectors)
+    rows = regret_rows(args.runs, FQEConfig(steps=args.fqe_steps), selectors,
+                       args.fqe_where_saved)
     summary = summarise(rows, selectors)
     print("\n| run | snapshots | best in hindsight | " + " | ".join(selectors) + " |")
     print("|---|---|---|" + "---|" * len(selectors))
     for r in rows:
         best_steps = [s for s, v in r["success"].items() if v == r["best"]]
-        cells = [f"{int(r[n]['step']) / 1000:g}k: {r[n]['success']:.2f}" for n in selectors]
+        cells = [f"{int(r[n]['step']) / 1000:g}k: {r[n]['success']:.2f}" if n in r else "-"
+                 for n in selectors]
         print(f"| {r['run']} | {r['snapshots']} | {r['best']:.2f} "
               f"({', '.join(f'{int(s) / 1000:g}k' for s in best_steps)}) | "
               + " | ".join(cells) + " |")

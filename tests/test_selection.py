@@ -92,6 +92,43 @@ def test_a_saved_selection_is_reused_only_for_the_same_question(tiny_run):
     assert saved_selection(tiny_run, ("workflow", "last"), fqe) is None  # not computed
 
 
+def test_the_regret_table_scores_fqe_only_where_it_was_saved(tiny_run, tmp_path, monkeypatch):
+    """`selection_regret.py --fqe-where-saved` adds runs (image runs, say) without paying
+    for FQE on them, and counts each selector over the runs it scored."""
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    import cog.selection
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_regret.py"
+    spec = importlib.util.spec_from_file_location("selection_regret", script)
+    regret = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regret)
+    fqe = FQEConfig(steps=30)
+    with_fqe, without = tmp_path / "with_fqe", tmp_path / "without"
+    for run in (with_fqe, without):
+        shutil.copytree(tiny_run, run)
+        (run / "selection.json").unlink(missing_ok=True)
+        (run / "eval.csv").write_text("step,eval/success_rate\n10,0.1\n20,0.5\n30,0.2\n")
+    write_selection(select_run(with_fqe, ("workflow", "fqe", "last"), fqe),
+                    with_fqe / "selection.json")
+
+    def no_fqe(*args, **kwargs):
+        raise AssertionError("FQE computed on a run that had none saved")
+
+    monkeypatch.setattr(cog.selection, "fqe_values", no_fqe)
+    rows = regret.regret_rows([with_fqe, without], fqe, ("workflow", "fqe", "last"),
+                              fqe_where_saved=True)
+    assert "fqe" in rows[0] and "fqe" not in rows[1]
+    assert rows[1]["last"] == {"step": 30, "success": 0.2, "regret": pytest.approx(0.3)}
+    summary = regret.summarise(rows, ("workflow", "fqe", "last"))
+    assert summary["fqe"]["runs"] == 1 and summary["last"]["runs"] == 2
+    assert summary["last"]["mean_regret"] == pytest.approx(0.3)
+    with pytest.raises(AssertionError, match="FQE computed"):  # without the flag it would
+        regret.regret_rows([without], fqe, ("workflow", "fqe", "last"))
+
+
 def test_cog_select_writes_its_evidence(tiny_run, capsys):
     assert main(["select", str(tiny_run), "--selectors", "workflow", "last"]) == 0
     out = capsys.readouterr().out
