@@ -48,8 +48,10 @@ def regret_rows(runs: list[Path], fqe: FQEConfig,
                 asked = selectors
                 if fqe_where_saved:
                     asked = tuple(s for s in selectors if s != "fqe")
-                sel = saved_selection(run, asked, fqe) or select_run(run, asked, fqe)
-                write_selection(sel, run / "selection.json")
+                sel = saved_selection(run, asked, fqe)
+                if sel is None:  # only new work is written: a saved FQE is never dropped
+                    sel = select_run(run, asked, fqe)
+                    write_selection(sel, run / "selection.json")
         except (ValueError, FileNotFoundError) as exc:
             print(f"skipped {run}: {exc}")
             continue

@@ -125,6 +125,11 @@ def test_the_regret_table_scores_fqe_only_where_it_was_saved(tiny_run, tmp_path,
     summary = regret.summarise(rows, ("workflow", "fqe", "last"))
     assert summary["fqe"]["runs"] == 1 and summary["last"]["runs"] == 2
     assert summary["last"]["mean_regret"] == pytest.approx(0.3)
+    # A saved FQE with other settings is neither recomputed nor overwritten.
+    saved = (with_fqe / "selection.json").read_text()
+    rows = regret.regret_rows([with_fqe], FQEConfig(steps=31), ("workflow", "fqe", "last"),
+                              fqe_where_saved=True)
+    assert "fqe" not in rows[0] and (with_fqe / "selection.json").read_text() == saved
     with pytest.raises(AssertionError, match="FQE computed"):  # without the flag it would
         regret.regret_rows([without], fqe, ("workflow", "fqe", "last"))
 
