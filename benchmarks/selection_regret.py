@@ -43,15 +43,14 @@ def regret_rows(runs: list[Path], fqe: FQEConfig,
     for run in runs:
         success = true_success(run)
         try:
-            sel = saved_selection(run, selectors, fqe)
-            if sel is None:
-                asked = selectors
-                if fqe_where_saved:
-                    asked = tuple(s for s in selectors if s != "fqe")
+            asked = selectors
+            sel = saved_selection(run, asked, fqe)
+            if sel is None and fqe_where_saved:
+                asked = tuple(s for s in selectors if s != "fqe")
                 sel = saved_selection(run, asked, fqe)
-                if sel is None:  # only new work is written: a saved FQE is never dropped
-                    sel = select_run(run, asked, fqe)
-                    write_selection(sel, run / "selection.json")
+            if sel is None:  # only new work is written: a saved FQE is never dropped
+                sel = select_run(run, asked, fqe)
+                write_selection(sel, run / "selection.json")
         except (ValueError, FileNotFoundError) as exc:
             print(f"skipped {run}: {exc}")
             continue
