@@ -34,7 +34,7 @@ import numpy as np
 
 from cog.config import TrainConfig
 from data_collection.presets import SETUPS, setup_name
-from envs.atomic import write_text_atomic
+from envs.atomic import write_bytes_atomic, write_text_atomic
 
 METHODS = ("cog", "task_only", "bc", "bc_task", "sac")
 log = logging.getLogger(__name__)
@@ -394,6 +394,7 @@ class Outcome:
     best_step: int
     q_data: float | None
     q_policy: float | None
+    curve: dict[int, float]  # success rate at every evaluated step
 
 
 def run_outcome(run_dir: Path) -> Outcome | None:
@@ -409,7 +410,8 @@ def run_outcome(run_dir: Path) -> Outcome | None:
     return Outcome(final=float(rows[-1]["eval/success_rate"]), step=int(rows[-1]["step"]),
                    best=float(best["eval/success_rate"]), best_step=int(best["step"]),
                    q_data=float(train[-1]["q/data"]) if train else None,
-                   q_policy=float(train[-1]["q/policy"]) if train else None)
+                   q_policy=float(train[-1]["q/policy"]) if train else None,
+                   curve={int(r["step"]): float(r["eval/success_rate"]) for r in rows})
 
 
 def _steps(n: int) -> str:
@@ -473,10 +475,13 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
                     "q_data_per_seed": {str(r.seed): o.q_data for r, o in got},
                 }
             lines.append(f"| {method} | {_mean_std([o.final for _, o in got])} | "
-                         f"{', '.join(cells) or 'no runs'} | "
+                         f"{', '.join(cells) or 'not started'} | "
                          f"{_mean_std([o.best for _, o in got])} | {', '.join(qs) or '-'} |")
+        if not any(outcomes.values()):
+            continue  # nothing evaluated yet: no empty plot, no links to missing GIFs
         folder = run_dir_for(cfg, setup, "x", 0).parent
-        png = plot_mean_curves(cfg, setup, ours, folder / "success.png")
+        curves = {m: [o.curve for _, o in got] for m, got in outcomes.items()}
+        png = plot_mean_curves(cfg, setup, curves, folder / "success.png")
         lines += ["", f"![success against steps]({png.relative_to(out)})", ""]
         gifs = []
         for method in cfg.methods:
@@ -484,7 +489,7 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
                 if outcomes[method] else []
             if videos:
                 dest = folder / f"{method}.gif"
-                dest.write_bytes(videos[-1].read_bytes())
+                write_bytes_atomic(dest, videos[-1].read_bytes())
                 gifs.append(f"{method}: ![{method}]({dest.relative_to(out)})")
         if gifs:
             lines += ["Last evaluation episode of the first seed:", ""] + gifs + [""]
@@ -518,17 +523,15 @@ def missing_runs(cfg: SweepConfig, summary: dict) -> int:
     return len(cfg.setups) * len(cfg.methods) * len(cfg.seeds) - done
 
 
-def plot_mean_curves(cfg: SweepConfig, setup: str, runs: list[Run], path: Path) -> Path:
-    from cog.logger import eval_rows
+def plot_mean_curves(cfg: SweepConfig, setup: str, curves_by_method: dict[str, list[dict]],
+                     path: Path) -> Path:
+    """Success against steps, mean ± std over seeds, one line per method; each curve maps
+    an evaluated step to its success rate."""
     from cog.plotting import new_figure, save_png
 
     fig, ax = new_figure(figsize=(5.5, 3.6))
     for method in cfg.methods:
-        curves = []
-        for r in runs:
-            if r.method == method and (r.run_dir / "eval.csv").is_file():
-                curves.append({int(x["step"]): x["eval/success_rate"]
-                               for x in eval_rows(r.run_dir)})
+        curves = curves_by_method.get(method, [])
         # Every evaluated step, over the seeds that reached it: a run still training (or
         # stopped early) shortens no other seed's curve.
         steps = sorted(set().union(*curves))

@@ -221,8 +221,7 @@ def run_deploy(cfg: DeployConfig, log=print) -> dict[str, Any]:
             }
             _save(rollouts, episodes, attrs)  # after every episode: a crash keeps the rest
         if cfg.dry_run:
-            (out / "dry_run_actions.jsonl.tmp").write_text("\n".join(dry_lines) + "\n")
-            (out / "dry_run_actions.jsonl.tmp").replace(dry_log)
+            write_text_atomic(dry_log, "\n".join(dry_lines) + "\n")
     finally:
         client.close()
     n = len(episodes)

@@ -210,6 +210,31 @@ def test_report_only_shows_unfinished_runs_with_their_step_best_and_q(tmp_path, 
     assert report_sweep(cfg)["closed-drawer"]["cog"]["unfinished"] == []
 
 
+def test_report_names_a_setup_not_started_and_links_no_missing_files(tmp_path):
+    """A grid built over days: a setup with no evaluation yet says so in every cell, and gets
+    neither an empty plot nor links to files that do not exist."""
+    cfg = SweepConfig(out=str(tmp_path), setups=("closed-drawer", "pick-place"),
+                      methods=("cog", "bc"), seeds=(0,))
+    cfg.train = replace(cfg.train, steps=300)
+    run_dir = run_dir_for(cfg, "closed-drawer", "cog", 0)
+    _fake_run(run_dir, {100: 0.2})
+    (run_dir / "videos").mkdir()
+    (run_dir / "videos" / "eval_00000100.gif").write_bytes(b"GIF89a-episode")
+    report_sweep(cfg)
+    report = (tmp_path / "report.md").read_text()
+    pick_place = report[report.index("## pick-place"):]
+    assert "| cog | - | not started | - | - |" in pick_place
+    assert "| bc | - | not started | - | - |" in pick_place
+    assert "![" not in pick_place  # no plot, no GIF: nothing was evaluated
+    assert not (tmp_path / "pick-place" / "success.png").exists()
+    closed = report[:report.index("## pick-place")]
+    assert "| bc | - | not started | - | - |" in closed
+    assert "](closed-drawer/success.png)" in closed and "](closed-drawer/cog.gif)" in closed
+    assert "bc.gif" not in closed
+    assert (tmp_path / "closed-drawer" / "cog.gif").read_bytes() == b"GIF89a-episode"
+    assert (tmp_path / "closed-drawer" / "success.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_report_only_counts_a_time_limited_run_as_finished_once_its_minutes_are_used(tmp_path):
     """The image benchmarks stop runs by training minutes, not steps: such a run is done
     when its minutes are used, and before that it is marked with the minutes it reached."""
