@@ -427,6 +427,17 @@ def _reached(run: Run, outcome: Outcome) -> str:
     return f" (at {_steps(outcome.step)} of {_steps(run.cfg.steps)})"
 
 
+def _started(run: Run) -> bool:
+    return (run.run_dir / "train.csv").is_file() or (run.run_dir / "config.json").is_file()
+
+
+def _unevaluated(run: Run) -> str:
+    """What a run with no evaluation to show is doing, for the report's per-seed cell."""
+    if run.error:
+        return "failed"
+    return "started, not yet evaluated" if _started(run) else "not started"
+
+
 def _mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if values else "-"
 
@@ -461,7 +472,10 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
                    for o in [run_outcome(r.run_dir)] if o is not None]
             outcomes[method] = got
             cells = [f"{o.final:.2f}" + _reached(r, o) for r, o in got]
-            cells += [f"seed {r.seed} failed" for r in mine if r.error]
+            # Seeds with nothing to show are named, unless none of the method's seeds is.
+            waiting = [r for r in mine if all(r is not g for g, _ in got)]
+            if got or any(r.error or _started(r) for r in waiting):
+                cells += [f"seed {r.seed} {_unevaluated(r)}" for r in waiting]
             qs = [f"{o.q_data:.1f} / {o.q_policy:.1f}" for _, o in got if o.q_data is not None]
             if got:
                 finals, bests = [o.final for _, o in got], [o.best for _, o in got]

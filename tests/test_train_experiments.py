@@ -194,7 +194,8 @@ def test_report_only_shows_unfinished_runs_with_their_step_best_and_q(tmp_path, 
     report = (tmp_path / "grid" / "report.md").read_text()
     assert "| cog | 0.40 ± 0.10 | 0.50, 0.30 (at 200 of 300) | 0.60 ± 0.30 | " \
            "-7.5 / -8.5, -4.0 / -5.0 |" in report
-    assert "| bc | 0.60 ± 0.00 | 0.60 (at 100 of 300) | 0.60 ± 0.00 | - |" in report
+    assert "| bc | 0.60 ± 0.00 | 0.60 (at 100 of 300), seed 1 not started | 0.60 ± 0.00 " \
+           "| - |" in report
     saved = json.loads((tmp_path / "grid" / "summary.json").read_text())
     assert missing_runs(cfg, saved) == 3
     summary = saved["closed-drawer"]
@@ -229,10 +230,28 @@ def test_report_names_a_setup_not_started_and_links_no_missing_files(tmp_path):
     assert not (tmp_path / "pick-place" / "success.png").exists()
     closed = report[:report.index("## pick-place")]
     assert "| bc | - | not started | - | - |" in closed
+    assert "| cog | 0.20 ± 0.00 | 0.20 (at 100 of 300) | " in closed
     assert "](closed-drawer/success.png)" in closed and "](closed-drawer/cog.gif)" in closed
     assert "bc.gif" not in closed
     assert (tmp_path / "closed-drawer" / "cog.gif").read_bytes() == b"GIF89a-episode"
     assert (tmp_path / "closed-drawer" / "success.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_tells_a_run_in_training_before_its_first_evaluation_from_one_not_started(
+        tmp_path):
+    """A run that has started (its config is written) but not yet reached its first
+    evaluation is not reported as "not started"; a seed missing beside others is named."""
+    cfg = SweepConfig(out=str(tmp_path), methods=("cog", "bc"), seeds=(0, 1))
+    cfg.train = replace(cfg.train, steps=300)
+    _fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.4})
+    started = run_dir_for(cfg, "closed-drawer", "bc", 0)
+    started.mkdir(parents=True)
+    cfg.train.save(started / "config.json")
+    report_sweep(cfg)
+    report = (tmp_path / "report.md").read_text()
+    assert "| cog | 0.40 ± 0.00 | 0.40 (at 100 of 300), seed 0 not started |" in report
+    assert "| bc | - | seed 0 started, not yet evaluated, seed 1 not started | - | - |" \
+        in report
 
 
 def test_report_only_counts_a_time_limited_run_as_finished_once_its_minutes_are_used(tmp_path):
