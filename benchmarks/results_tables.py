@@ -10,9 +10,9 @@
 
 writes benchmarks/results/image_table.json, shaped {setup: {method: {seed: success}}}, and
 benchmarks/results/irrelevant_prior.json, shaped {setup: {fraction: {method: {seed:
-success}}}}. "success" is the run's last evaluation (the final checkpoint's); a run that has
-not reached its planned steps still counts with what it reached, and the step it reached is
-printed (and belongs in the markdown table beside it). A cell with no run is absent.
+success}}}}. "success" is a finished run's last evaluation (the final checkpoint's). A run
+that has not reached its planned steps is printed with the step it reached (which belongs in
+the markdown table beside it) and left out of the JSON, as is a cell with no run.
 """
 
 from __future__ import annotations
@@ -31,13 +31,19 @@ from envs.atomic import write_text_atomic  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def last_eval(run: Path) -> tuple[float, int, int]:
-    """(success at the last evaluation, its step, the run's planned steps)."""
+def last_eval(run: Path, label: str) -> float | None:
+    """The run's success at its last evaluation, printed with the step it reached; None
+    (printed as unfinished) before the run has reached its planned steps."""
+    if not (run / "config.json").is_file():
+        raise SystemExit(f"{run}: not a run folder (no config.json)")
     rows = eval_rows(run)
     if not rows:
-        raise ValueError(f"{run} has no evaluation yet")
+        raise SystemExit(f"{run}: no evaluation yet")
     planned = TrainConfig.load(run / "config.json").steps
-    return rows[-1]["eval/success_rate"], int(rows[-1]["step"]), planned
+    success, step = float(rows[-1]["eval/success_rate"]), int(rows[-1]["step"])
+    note = " (unfinished: not in the JSON)" if step < planned else ""
+    print(f"{label}: {success:.2f} at {step}/{planned}{note}")
+    return None if note else success
 
 
 def from_summary(sweep: Path, label: str) -> dict:
@@ -64,8 +70,8 @@ def from_summary(sweep: Path, label: str) -> dict:
     return table
 
 
-def write_json(name: str, table: dict) -> None:
-    write_text_atomic(RESULTS / name, json.dumps(table, indent=2) + "\n")
+def write_json(folder: Path, name: str, table: dict) -> None:
+    write_text_atomic(folder / name, json.dumps(table, indent=2) + "\n")
 
 
 def parse(items: list[str], parts: int) -> list[tuple[list[str], Path]]:
@@ -79,7 +85,7 @@ def parse(items: list[str], parts: int) -> list[tuple[list[str], Path]]:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--image", nargs="*", default=[], metavar="SETUP:METHOD:SEED=RUN")
     p.add_argument("--irrelevant", nargs="*", default=[],
@@ -87,9 +93,12 @@ def main() -> None:
     p.add_argument("--image-sweep", metavar="SWEEP_DIR",
                    help="every run of this sweep (its summary.json) into image_table.json")
     p.add_argument("--irrelevant-sweep", nargs="*", default=[], metavar="FRACTION=SWEEP_DIR")
-    args = p.parse_args()
+    p.add_argument("--results-dir", type=Path, default=RESULTS,
+                   help="where the JSON files go (default: benchmarks/results)")
+    args = p.parse_args(argv)
     if args.image_sweep:
-        write_json("image_table.json", from_summary(Path(args.image_sweep), "image"))
+        table = from_summary(Path(args.image_sweep), "image")
+        write_json(args.results_dir, "image_table.json", table)
     if args.irrelevant_sweep:
         table = {}
         for item in args.irrelevant_sweep:
@@ -98,23 +107,22 @@ def main() -> None:
                 raise SystemExit(f"{item!r}: expected FRACTION=SWEEP_DIR")
             for setup, methods in from_summary(Path(folder), f"irrelevant {fraction}").items():
                 table.setdefault(setup, {})[fraction] = methods
-        write_json("irrelevant_prior.json", table)
+        write_json(args.results_dir, "irrelevant_prior.json", table)
     if args.image:
         table: dict = {}
         for (setup, method, seed), run in parse(args.image, 3):
-            success, step, planned = last_eval(run)
-            table.setdefault(setup, {}).setdefault(method, {})[seed] = success
-            print(f"image {setup} {method} seed {seed}: {success:.2f} at {step}/{planned}")
-        write_json("image_table.json", table)
+            success = last_eval(run, f"image {setup} {method} seed {seed}")
+            if success is not None:
+                table.setdefault(setup, {}).setdefault(method, {})[seed] = success
+        write_json(args.results_dir, "image_table.json", table)
     if args.irrelevant:
         table = {}
         for (setup, fraction, method, seed), run in parse(args.irrelevant, 4):
-            success, step, planned = last_eval(run)
-            table.setdefault(setup, {}).setdefault(fraction, {}).setdefault(
-                method, {})[seed] = success
-            print(f"irrelevant {setup} {fraction} {method} seed {seed}: {success:.2f} at "
-                  f"{step}/{planned}")
-        write_json("irrelevant_prior.json", table)
+            success = last_eval(run, f"irrelevant {setup} {fraction} {method} seed {seed}")
+            if success is not None:
+                table.setdefault(setup, {}).setdefault(fraction, {}).setdefault(
+                    method, {})[seed] = success
+        write_json(args.results_dir, "irrelevant_prior.json", table)
 
 
 if __name__ == "__main__":
