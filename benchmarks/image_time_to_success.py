@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cog.cli import progress_arg, show_progress  # noqa: E402
-from cog.config import TrainConfig  # noqa: E402
+from cog.config import TrainConfig, recipe  # noqa: E402
 from cog.logger import CsvLog, eval_rows  # noqa: E402
 from cog.sweep import SweepConfig, run_sweep  # noqa: E402
 from envs.atomic import write_text_atomic  # noqa: E402
@@ -56,9 +56,10 @@ CONFIGS: dict[str, dict] = {
     "cpu-b64-oldnum-tau02-elr1e4": dict(net="fast", batch_size=64, precision="bf16",
                                         bellman_weight=0.5, entropy_lr=1e-4,
                                         policy_log_std_min=-20.0, polyak_tau=0.02),
-    "cpu-b64-oldnum-tau02-ls5": dict(net="fast", batch_size=64, precision="bf16",
-                                     bellman_weight=0.5, entropy_lr=3e-4,
-                                     policy_log_std_min=-5.0, polyak_tau=0.02),
+    # COG's log-std floor (-5) alone: `cog train --recipe cpu-image` (cog/config.py), less
+    # the values base_config sets for every configuration here (obs, threads, warm-up).
+    "cpu-b64-oldnum-tau02-ls5": {k: v for k, v in recipe("cpu-image").items()
+                                 if k not in ("obs", "threads", "bc_warmup_steps")},
     # All three of COG's numerics (today's defaults) with the 4x faster target network.
     "cpu-b64-tau02": dict(net="fast", batch_size=64, precision="bf16", polyak_tau=0.02),
     # 3-step returns (a named option, not COG's algorithm): value crosses the prior data in a

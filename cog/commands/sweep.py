@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def add_parsers(subparsers) -> None:
     from cog.cli import progress_arg, setup_arg
+    from cog.config import RECIPES
     from cog.sweep import METHODS
 
     p = subparsers.add_parser(
@@ -15,8 +16,9 @@ def add_parsers(subparsers) -> None:
         "finished runs and resumes interrupted ones; a failed run is reported and the rest "
         "go on. Settings can also come from a JSON file (--config), flags overriding it.")
     p.add_argument("--config", metavar="FILE",
-                   help="JSON with any of: setups, methods, seeds, obs, net, out, train "
-                        "(TrainConfig overrides), and the flags below by their long names")
+                   help="JSON with any of: setups, methods, seeds, obs, net, out, recipe, "
+                        "train (TrainConfig overrides), and the flags below by their long "
+                        "names")
     p.add_argument("--setups", nargs="+", type=setup_arg, metavar="SETUP")
     p.add_argument("--methods", nargs="+", choices=METHODS)
     p.add_argument("--seeds", nargs="+", type=int)
@@ -40,6 +42,9 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--gpus-per-run", type=float,
                    help="Ray GPUs per run, e.g. 0.25: four runs share a GPU (0)")
     p.add_argument("--address", help="join an existing Ray cluster (ray start --head ...)")
+    p.add_argument("--recipe", choices=sorted(RECIPES),
+                   help="a named set of TrainConfig values (see `cog train --help`); --set "
+                        "and the config file's train values win over it")
     p.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE",
                    help="TrainConfig overrides, e.g. --set batch_size=64 precision=bf16")
     p.add_argument("--report-only", action="store_true",
@@ -55,7 +60,7 @@ def sweep_config(args):
     import dataclasses
     import typing
 
-    from cog.config import TrainConfig, read_json_object
+    from cog.config import TrainConfig, read_json_object, recipe
     from cog.sweep import SweepConfig
 
     values = read_json_object(args.config, "sweep config") if args.config else {}
@@ -68,7 +73,9 @@ def sweep_config(args):
              "workers": args.workers, "cpus_per_run": args.cpus_per_run,
              "gpus_per_run": args.gpus_per_run, "address": args.address}
     values.update({k: v for k, v in flags.items() if v is not None})
-    train = dict(values.pop("train", {}) or {})
+    file_recipe = values.pop("recipe", None)
+    name = args.recipe or file_recipe  # under the file's train values and --set
+    train = {**(recipe(name) if name else {}), **(values.pop("train", {}) or {})}
     hints = typing.get_type_hints(TrainConfig)
     for item in args.set:
         key, sep, text = item.partition("=")

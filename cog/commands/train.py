@@ -11,7 +11,7 @@ from pathlib import Path
 
 def add_parsers(subparsers) -> None:
     from cog.cli import old_flag, setup_arg
-    from cog.config import TrainConfig, field_help
+    from cog.config import RECIPES, TrainConfig, field_help
     from data_collection.presets import SETUPS
 
     p = subparsers.add_parser(
@@ -24,6 +24,9 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--setup", type=setup_arg, metavar="SETUP",
                    help=f"one of the COG setups: {', '.join(SETUPS)} (fixes --eval-env and "
                         "checks that the data came from the setup's envs)")
+    p.add_argument("--recipe", choices=sorted(RECIPES),
+                   help="a named set of the options below, for one purpose; options given "
+                        "beside it win (cpu-image: image COG on a laptop CPU, see README)")
     hints = typing.get_type_hints(TrainConfig)
     helps = field_help()
     for f in dataclasses.fields(TrainConfig):
@@ -47,9 +50,11 @@ def given_fields(args) -> dict:
 
 
 def config_from_args(args):
-    from cog.config import TrainConfig, config_for_setup
+    from cog.config import TrainConfig, config_for_setup, recipe
 
     given = given_fields(args)
+    if args.recipe:
+        given = {**recipe(args.recipe), **given}
     given.setdefault("progress", sys.stderr.isatty())  # bars only on a terminal by default
     if args.setup:
         return config_for_setup(args.setup, **given)
@@ -68,11 +73,14 @@ def resume_overrides(args) -> dict:
     command repeated, as other trainers allow) are accepted; any other value is refused,
     naming each flag and both values."""
     from cog.cli import CliError
-    from cog.config import TrainConfig, config_for_setup
+    from cog.config import TrainConfig, config_for_setup, recipe
 
     run_dir = Path(args.resume)
     stored = TrainConfig.load(run_dir / "config.json") if run_dir.is_dir() else None
-    given = {k: v for k, v in given_fields(args).items() if k != "steps"}
+    given = given_fields(args)
+    if args.recipe:  # judged like the flags it stands for
+        given = {**recipe(args.recipe), **given}
+    given = {k: v for k, v in given.items() if k != "steps"}
     if stored is not None:
         given = {k: v for k, v in given.items() if getattr(stored, k) != v}
         if args.setup and config_for_setup(args.setup).eval_env == stored.eval_env:
