@@ -167,3 +167,32 @@ def random_batch(b: int, image_size: int = 48, seed: int = 0):
     return Batch(obs(), torch.rand(b, 8, generator=g) * 2 - 1,
                  (torch.rand(b, generator=g) > 0.5).float(), torch.zeros(b), obs(),
                  torch.ones(b, dtype=torch.bool))
+
+
+def fake_run(run_dir, evals: dict[int, float], q_data: list[float] | None = None,
+             config=None) -> None:
+    """A run folder as the trainer leaves it, without training: checkpointed at the last of
+    ``evals``' steps, with those evaluations in eval.csv, ``q_data`` (one row per 100 steps)
+    in train.csv, and ``config`` (a TrainConfig) as config.json when given."""
+    from pathlib import Path
+
+    import torch
+
+    from cog.checkpoint import save_checkpoint
+    from cog.logger import CsvLog
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        config.save(run_dir / "config.json")
+    save_checkpoint(run_dir, {"algo": "cql", "step": max(evals), "rng": {},
+                              "nets": {"w": torch.zeros(1)}})
+    log = CsvLog(run_dir / "eval.csv")
+    for step, success in evals.items():
+        log.append({"step": step, "eval/success_rate": success})
+    log.flush()
+    if q_data is not None:
+        train = CsvLog(run_dir / "train.csv")
+        for i, q in enumerate(q_data):
+            train.append({"step": 100 * (i + 1), "q/data": q, "q/policy": q - 1.0})
+        train.flush()

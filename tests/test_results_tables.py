@@ -9,11 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
-from cog.checkpoint import save_checkpoint
-from cog.logger import CsvLog
 from cog.sweep import SweepConfig, report_sweep, run_dir_for
+from cog.testing import fake_run
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "results_tables.py"
 
@@ -27,15 +25,7 @@ def tables():
 
 
 def _run(run_dir: Path, evals: dict[int, float], planned: int) -> None:
-    """A run folder with its config, checkpointed and evaluated up to the last of ``evals``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    replace(SweepConfig().train, steps=planned).save(run_dir / "config.json")
-    save_checkpoint(run_dir, {"algo": "cql", "step": max(evals), "rng": {},
-                              "nets": {"w": torch.zeros(1)}})
-    log = CsvLog(run_dir / "eval.csv")
-    for step, success in evals.items():
-        log.append({"step": step, "eval/success_rate": success})
-    log.flush()
+    fake_run(run_dir, evals, config=replace(SweepConfig().train, steps=planned))
 
 
 def _grid(out: Path) -> SweepConfig:

@@ -20,6 +20,7 @@ from cog.sweep import (
     run_dir_for,
     write_report,
 )
+from cog.testing import fake_run
 
 
 def test_method_configs_differ_only_where_they_should():
@@ -151,26 +152,6 @@ def test_the_result_table_grids_are_valid_sweeps(grid):
         assert len(cfg.setups) == 4  # the result tables cover all four setups
 
 
-def _fake_run(run_dir: Path, evals: dict[int, float], q_data: list[float] | None = None):
-    """A run folder checkpointed and evaluated up to the last of ``evals``' steps."""
-    import torch
-
-    from cog.checkpoint import save_checkpoint
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(run_dir, {"algo": "cql", "step": max(evals), "rng": {},
-                              "nets": {"w": torch.zeros(1)}})
-    log = CsvLog(run_dir / "eval.csv")
-    for step, success in evals.items():
-        log.append({"step": step, "eval/success_rate": success})
-    log.flush()
-    if q_data is not None:
-        train = CsvLog(run_dir / "train.csv")
-        for i, q in enumerate(q_data):
-            train.append({"step": 100 * (i + 1), "q/data": q, "q/policy": q - 1.0})
-        train.flush()
-
-
 def test_report_only_shows_unfinished_runs_with_their_step_best_and_q(tmp_path, capsys):
     """A table built over days: every started run shows what it reached and where, its best
     evaluation and its last Q, and the command still says the grid is not finished."""
@@ -181,11 +162,11 @@ def test_report_only_shows_unfinished_runs_with_their_step_best_and_q(tmp_path, 
     (tmp_path / "grid.json").write_text(json.dumps(grid))
     cfg = SweepConfig(out=grid["out"], methods=("cog", "bc"), seeds=(0, 1))
     cfg.train = replace(cfg.train, steps=300)
-    _fake_run(run_dir_for(cfg, "closed-drawer", "cog", 0), {100: 0.2, 200: 0.9, 300: 0.5},
+    fake_run(run_dir_for(cfg, "closed-drawer", "cog", 0), {100: 0.2, 200: 0.9, 300: 0.5},
               q_data=[-3.0, -5.0, -7.5])  # finished
-    _fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.0, 200: 0.3},
+    fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.0, 200: 0.3},
               q_data=[-2.0, -4.0])  # interrupted at 200 of 300
-    _fake_run(run_dir_for(cfg, "closed-drawer", "bc", 0), {100: 0.6})  # no Q for BC
+    fake_run(run_dir_for(cfg, "closed-drawer", "bc", 0), {100: 0.6})  # no Q for BC
     # bc seed 1 has not started: no folder at all
 
     code = main(["sweep", "--config", str(tmp_path / "grid.json"), "--report-only"])
@@ -207,7 +188,7 @@ def test_report_only_shows_unfinished_runs_with_their_step_best_and_q(tmp_path, 
     assert summary["bc"]["q_data_per_seed"] == {"0": None}
     assert not (run_dir_for(cfg, "closed-drawer", "bc", 1)).exists()  # nothing trained
 
-    _fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.0, 200: 0.3, 300: 0.7})
+    fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.0, 200: 0.3, 300: 0.7})
     assert report_sweep(cfg)["closed-drawer"]["cog"]["unfinished"] == []
 
 
@@ -218,7 +199,7 @@ def test_report_names_a_setup_not_started_and_links_no_missing_files(tmp_path):
                       methods=("cog", "bc"), seeds=(0,))
     cfg.train = replace(cfg.train, steps=300)
     run_dir = run_dir_for(cfg, "closed-drawer", "cog", 0)
-    _fake_run(run_dir, {100: 0.2})
+    fake_run(run_dir, {100: 0.2})
     (run_dir / "videos").mkdir()
     (run_dir / "videos" / "eval_00000100.gif").write_bytes(b"GIF89a-episode")
     report_sweep(cfg)
@@ -243,7 +224,7 @@ def test_report_tells_a_run_in_training_before_its_first_evaluation_from_one_not
     evaluation is not reported as "not started"; a seed missing beside others is named."""
     cfg = SweepConfig(out=str(tmp_path), methods=("cog", "bc"), seeds=(0, 1))
     cfg.train = replace(cfg.train, steps=300)
-    _fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.4})
+    fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.4})
     started = run_dir_for(cfg, "closed-drawer", "bc", 0)
     started.mkdir(parents=True)
     cfg.train.save(started / "config.json")
@@ -260,7 +241,7 @@ def test_report_only_counts_a_time_limited_run_as_finished_once_its_minutes_are_
     cfg = SweepConfig(out=str(tmp_path), methods=("cog",), seeds=(0,))
     cfg.train = replace(cfg.train, steps=10_000_000, time_limit_minutes=2.0)
     run_dir = run_dir_for(cfg, "closed-drawer", "cog", 0)
-    _fake_run(run_dir, {100: 0.0, 200: 0.4})
+    fake_run(run_dir, {100: 0.0, 200: 0.4})
     train = CsvLog(run_dir / "train.csv")
     train.append({"step": 200, "time/train_seconds": 60.0})
     train.flush()
