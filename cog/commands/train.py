@@ -42,19 +42,19 @@ def add_parsers(subparsers) -> None:
 
 
 def given_fields(args) -> dict:
-    """The TrainConfig fields set on the command line (unset options are None)."""
-    from cog.config import TrainConfig
+    """The TrainConfig fields set on the command line (unset options are None), over the
+    values of --recipe, if one is named: a recipe counts as the flags it stands for."""
+    from cog.config import TrainConfig, recipe
 
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-            if getattr(args, f.name, None) is not None}
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+             if getattr(args, f.name, None) is not None}
+    return {**recipe(args.recipe), **given} if args.recipe else given
 
 
 def config_from_args(args):
-    from cog.config import TrainConfig, config_for_setup, recipe
+    from cog.config import TrainConfig, config_for_setup
 
     given = given_fields(args)
-    if args.recipe:
-        given = {**recipe(args.recipe), **given}
     given.setdefault("progress", sys.stderr.isatty())  # bars only on a terminal by default
     if args.setup:
         return config_for_setup(args.setup, **given)
@@ -73,14 +73,11 @@ def resume_overrides(args) -> dict:
     command repeated, as other trainers allow) are accepted; any other value is refused,
     naming each flag and both values."""
     from cog.cli import CliError
-    from cog.config import TrainConfig, config_for_setup, recipe
+    from cog.config import TrainConfig, config_for_setup
 
     run_dir = Path(args.resume)
     stored = TrainConfig.load(run_dir / "config.json") if run_dir.is_dir() else None
-    given = given_fields(args)
-    if args.recipe:  # judged like the flags it stands for
-        given = {**recipe(args.recipe), **given}
-    given = {k: v for k, v in given.items() if k != "steps"}
+    given = {k: v for k, v in given_fields(args).items() if k != "steps"}
     if stored is not None:
         given = {k: v for k, v in given.items() if getattr(stored, k) != v}
         if args.setup and config_for_setup(args.setup).eval_env == stored.eval_env:
