@@ -83,12 +83,15 @@ class ReplayBuffer:
         obs_offset, trans_offset = 0, 0
         obs_index, rewards, is_task, keep, ends, held = [], [], [], [], [], []
         first_rows: dict[str, np.ndarray] = {}
+        episode_spans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for ds in parts:
             from_task = ds is task
             obs_index.append(ds.obs_index.astype(np.int64) + obs_offset)
             # episode e's first observation is row episode_starts[e] + e of its file
             first_rows["task" if from_task else "prior"] = (
                 ds.episode_starts.astype(np.int64) + np.arange(ds.num_episodes) + obs_offset)
+            episode_spans["task" if from_task else "prior"] = (
+                ds.episode_starts.astype(np.int64) + trans_offset, ds.lengths.astype(np.int64))
             ends.append(np.repeat(ds.episode_starts + ds.lengths, ds.lengths) + trans_offset)
             r = ds.rewards.astype(np.float32)
             if not from_task and relabel_prior:
@@ -115,6 +118,7 @@ class ReplayBuffer:
         self.obs_index = to_dev(obs_index)
         self.from_task = to_dev(is_task)
         self.first_rows = {k: torch.from_numpy(v).to(self.device) for k, v in first_rows.items()}
+        self.episode_spans = episode_spans
         self.n_step = int(n_step)
         if self.n_step > 1:
             r, d, rows, disc = n_step_returns(np.concatenate(rewards), self.dones.cpu().numpy(),
@@ -163,6 +167,15 @@ class ReplayBuffer:
         if part not in self.first_rows:
             raise ValueError(f"this buffer holds no {part} data")
         return self._obs(self.first_rows[part])
+
+    def episodes(self, part: str) -> list[Batch]:
+        """Every episode of the ``prior`` or ``task`` file as one batch of its transitions in
+        time order, held-out episodes included (for diagnostics, never for training)."""
+        if part not in self.episode_spans:
+            raise ValueError(f"this buffer holds no {part} data")
+        starts, lengths = self.episode_spans[part]
+        return [self._batch(torch.arange(s, s + n, device=self.device))
+                for s, n in zip(starts.tolist(), lengths.tolist(), strict=True)]
 
     def state_statistics(self, min_std: float = 1e-2) -> tuple[Tensor, Tensor]:
         """Mean and std of the low-dimensional state over the observation rows in use (a

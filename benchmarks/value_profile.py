@@ -1,0 +1,93 @@
+"""Q and the policy's action error along the prior and task episodes, per time step.
+
+    python benchmarks/value_profile.py RUN_DIR [RUN_DIR ...] \\
+        --out benchmarks/results/value_profile.png
+
+For each (CQL or SAC) run, at its final checkpoint and on the data it trained on
+(``cog.value_profile``): does Q on the prior episodes follow the fully propagated chain
+(gamma^(steps left) x Q at the task episodes' start), and does the policy take the data's
+actions on the data's states? Prints one line per run and part, writes a PNG with a row of
+panels per run, and the numbers as JSON beside it (same name, .json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from cog.plotting import new_figure, save_png  # noqa: E402
+from cog.value_profile import PARTS, value_profile  # noqa: E402
+from envs.atomic import write_text_atomic  # noqa: E402
+
+
+def summary_line(profile: dict, part: str) -> str:
+    p = profile[part]
+    line = (f"{part}: {p['episodes'][0]} episodes, up to {len(p['q_data'])} steps; Q on data "
+            f"{p['q_data'][0]:.1f} at t=0 -> {p['q_data'][-1]:.1f} at the end")
+    if "chain" in p:
+        line += (f" (propagated chain {p['chain'][0]:.1f} -> {p['chain'][-1]:.1f}; Q on data "
+                 f"minus chain at t=0: {p['q_data'][0] - p['chain'][0]:+.1f})")
+    mean_err = sum(p["action_error"]) / len(p["action_error"])
+    return line + (f"; Q on the policy's action {p['q_policy'][0]:.1f} at t=0; |pi(s) - a| "
+                   f"{mean_err:.3f} averaged over steps")
+
+
+def plot(profiles: list[dict], out: Path) -> Path:
+    fig, axes = new_figure(len(profiles), 3, figsize=(13, 3.4 * len(profiles)))
+    axes = axes.reshape(len(profiles), 3)
+    for row, prof in zip(axes, profiles, strict=True):
+        name = "/".join(Path(prof["run"]).parts[-2:])  # setup/run: the run names repeat
+        for ax, part in zip(row[:2], PARTS, strict=True):
+            if part not in prof:
+                ax.set_visible(False)
+                continue
+            p = prof[part]
+            ax.plot(p["q_data"], label="Q(s, a) on data")
+            ax.plot(p["q_policy"], label="Q(s, pi(s))", linestyle=":")
+            if "chain" in p:
+                ax.plot(p["chain"], label="propagated chain", color="grey", linestyle="--")
+            ax.set_title(f"{name}: {part} episodes (step {prof['step']})", fontsize=9)
+            ax.set_xlabel("time step in episode")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        for part in PARTS:
+            if part in prof:
+                row[2].plot(prof[part]["action_error"], label=part)
+        row[2].set_title(f"{name}: |pi(s) - a| on the data", fontsize=9)
+        row[2].set_xlabel("time step in episode")
+        row[2].grid(alpha=0.3)
+        row[2].legend(fontsize=7)
+    return save_png(fig, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/value_profile.png"))
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    profiles = []
+    for run in args.runs:
+        try:
+            prof = value_profile(run)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        profiles.append(prof)
+        for part in PARTS:
+            if part in prof:
+                print(f"{run} {summary_line(prof, part)}")
+    print(f"wrote {plot(profiles, args.out)}")
+    write_text_atomic(args.out.with_suffix(".json"), json.dumps(profiles, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Where along the data a trained critic carries value, and how closely the policy follows it.
+
+COG's claim is a chain: value learnt at the task data's rewards flows back, through dynamic
+programming, along the prior episodes to the states the new task starts from. When a run
+fails, two questions come first: did the value reach the prior episodes' starts, and does the
+policy take the data's actions on the data's own states? Both are answered here from the run's
+datasets and final checkpoint alone (no simulator), per time step t of the episodes:
+
+- ``q_data``: mean Q_i(s_t, a_t) on the dataset action (the ensemble's mean, like the
+  trainer's ``q/data``);
+- ``q_policy``: mean Q_i(s_t, pi(s_t)) on the policy's deterministic action;
+- ``action_error``: mean |pi(s_t) - a_t| over the action's dimensions;
+- ``chain`` (prior episodes only): the value a fully propagated chain would give, namely the
+  task episodes' mean ``q_data`` at t = 0, discounted by the steps left in each prior episode
+  (gamma^(L - t)), averaged over the episodes that reach t.
+
+If ``q_data`` on the prior episodes sits on ``chain``, value has propagated; if the policy's
+action error on the data is small too, a failure in the simulator comes from states the data
+does not cover (compounding error), not from the critic or from fitting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PARTS = ("prior", "task")
+
+
+def _per_step(episodes: list[np.ndarray]) -> list[float]:
+    """Mean over the episodes that reach each time step."""
+    horizon = max((len(e) for e in episodes), default=0)
+    return [float(np.mean([e[t] for e in episodes if len(e) > t])) for t in range(horizon)]
+
+
+@torch.no_grad()
+def episode_values(nets, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Q on data actions, Q on policy actions, |pi(s) - a|) for each transition of a batch."""
+    from cog.distributions import policy_action
+
+    feats = nets.critic.encode(batch.obs)
+    mean, log_std = nets.policy(batch.obs)
+    a_pi = policy_action(mean, log_std, True, None)
+    q = nets.critic.q(feats, torch.stack([batch.actions, a_pi], dim=1))  # (n_q, B, 2)
+    q = q.mean(dim=0)
+    err = (a_pi - batch.actions).abs().mean(dim=1)
+    return q[:, 0].numpy(), q[:, 1].numpy(), err.numpy()
+
+
+def value_profile(run_dir: str | os.PathLike) -> dict:
+    """The profile of a run's final checkpoint: {"step", "discount", part: {...}} with, for
+    each of "prior" and "task" the run trained on, the per-time-step lists described above
+    and ``episodes`` (how many episodes reach each step)."""
+    from cog.runs import load_run
+    from cog.trainer import build_buffer, load_datasets
+
+    run_dir = Path(run_dir)
+    nets, cfg, step = load_run(run_dir)
+    if cfg.algo == "bc":
+        raise ValueError(f"{run_dir} is a behaviour-cloning run: it has no critic to profile")
+    task, prior = load_datasets(cfg)
+    buffer = build_buffer(cfg, task, prior, torch.device("cpu"))
+    out: dict = {"run": str(run_dir), "step": step, "discount": cfg.discount}
+    lengths: dict[str, list[int]] = {}
+    for part in PARTS:
+        if part not in buffer.episode_spans:
+            continue
+        values = [episode_values(nets, batch) for batch in buffer.episodes(part)]
+        lengths[part] = [len(v[0]) for v in values]
+        out[part] = {
+            "q_data": _per_step([v[0] for v in values]),
+            "q_policy": _per_step([v[1] for v in values]),
+            "action_error": _per_step([v[2] for v in values]),
+            "episodes": [sum(n > t for n in lengths[part]) for t in range(max(lengths[part]))],
+        }
+    if "prior" in out and "task" in out:
+        start = out["task"]["q_data"][0]
+        out["prior"]["chain"] = _per_step(
+            [start * cfg.discount ** (n - np.arange(n)) for n in lengths["prior"]])
+    return out

@@ -1,0 +1,100 @@
+"""The value profile: Q and the policy's action error along the data, per time step."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cog.cli import main
+from cog.replay import ReplayBuffer
+from cog.runs import load_run
+from cog.testing import dataset_from_arrays, random_dataset
+from cog.trainer import build_buffer, load_datasets
+from cog.value_profile import value_profile
+from data_collection.hdf5_format import save_dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import value_profile as value_profile_script  # noqa: E402
+
+PRIOR_LEN, TASK_LEN = 4, 3
+
+
+def _train(root: Path, algo: str) -> Path:
+    run = root / algo
+    assert main(["train", "--task", str(root / "task.h5"), "--prior", str(root / "prior.h5"),
+                 "--algo", algo, "--obs", "state", "--steps", "20", "--batch-size", "16",
+                 "--eval-every", "20", "--bc-warmup-steps", "5", "--log-every", "5",
+                 "--threads", "1", "--holdout-fraction", "0.25", "--no-progress",
+                 "--out", str(run)]) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("profile")
+    save_dataset(root / "task.h5", random_dataset(6, TASK_LEN, image_size=8, seed=1))
+    save_dataset(root / "prior.h5", random_dataset(5, PRIOR_LEN, image_size=8, seed=2,
+                                                   reward=0.0))
+    return {"cql": _train(root, "cql"), "bc": _train(root, "bc")}
+
+
+def test_the_profile_is_q_on_the_data_step_by_step(runs):
+    prof = value_profile(runs["cql"])
+    nets, cfg, step = load_run(runs["cql"])
+    assert prof["step"] == step == 20
+    assert prof["prior"]["episodes"] == [5] * PRIOR_LEN
+    assert prof["task"]["episodes"] == [6] * TASK_LEN
+    # Q on the data at each prior step, recomputed through the critic's unfused path.
+    buffer = build_buffer(cfg, *load_datasets(cfg), torch.device("cpu"))
+    with torch.no_grad():
+        for t in range(PRIOR_LEN):
+            batch = buffer._batch(torch.as_tensor(buffer.episode_spans["prior"][0] + t))
+            want = nets.critic.q_naive(batch.obs, batch.actions).mean().item()
+            assert prof["prior"]["q_data"][t] == pytest.approx(want, rel=1e-5, abs=1e-5)
+    # The fully propagated chain: the task's Q at t = 0, discounted by the steps left.
+    start = prof["task"]["q_data"][0]
+    assert prof["prior"]["chain"] == pytest.approx(
+        [start * cfg.discount ** (PRIOR_LEN - t) for t in range(PRIOR_LEN)])
+    assert "chain" not in prof["task"]
+    assert all(0.0 <= e <= 2.0 for e in prof["prior"]["action_error"])
+
+
+def test_episodes_are_whole_in_time_order_held_out_ones_included():
+    lengths = [2, 5, 3]
+    n, m = sum(lengths), sum(lengths) + len(lengths)
+    actions = np.arange(n * 8, dtype=np.float32).reshape(n, 8)
+    ds = dataset_from_arrays(np.zeros((m, 4, 4, 3), np.uint8), np.zeros((m, 10), np.float32),
+                             actions, np.zeros(n, np.float32), lengths, np.zeros(3, bool))
+    task = random_dataset(2, 3, image_size=4)
+    buffer = ReplayBuffer(task, ds, use_images=False, holdout_fraction=0.5)
+    assert len(buffer.heldout_ids) > 0
+    episodes = buffer.episodes("prior")
+    assert [len(b.actions) for b in episodes] == lengths
+    assert torch.equal(torch.cat([b.actions for b in episodes]), torch.from_numpy(actions))
+    assert [len(b.actions) for b in buffer.episodes("task")] == [3, 3]
+    with pytest.raises(ValueError, match="no prior data"):
+        ReplayBuffer(task, None, use_images=False).episodes("prior")
+
+
+def test_a_bc_run_is_refused_with_one_line(runs, capsys, tmp_path):
+    with pytest.raises(ValueError, match="behaviour-cloning run"):
+        value_profile(runs["bc"])
+    assert value_profile_script.main([str(runs["bc"]), "--out", str(tmp_path / "p.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "behaviour-cloning" in err[0]
+
+
+def test_the_script_writes_the_plot_and_the_numbers(runs, tmp_path, capsys):
+    out = tmp_path / "profile.png"
+    assert value_profile_script.main([str(runs["cql"]), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved[0]["prior"]["q_data"] == pytest.approx(value_profile(runs["cql"])["prior"]
+                                                         ["q_data"])
+    printed = capsys.readouterr().out
+    assert "prior: 5 episodes, up to 4 steps" in printed and "minus chain at t=0: " in printed
