@@ -42,7 +42,7 @@ def plot(profiles: list[dict], out: Path) -> Path:
     fig, axes = new_figure(len(profiles), 3, figsize=(13, 3.4 * len(profiles)))
     axes = axes.reshape(len(profiles), 3)
     for row, prof in zip(axes, profiles, strict=True):
-        name = "/".join(Path(prof["run"]).parts[-2:])  # setup/run: the run names repeat
+        name = "/".join(Path(prof["run"]).parts[-3:])  # table/setup/run: the names repeat
         for ax, part in zip(row[:2], PARTS, strict=True):
             if part not in prof:
                 ax.set_visible(False)

@@ -24,13 +24,13 @@ import value_profile as value_profile_script  # noqa: E402
 PRIOR_LEN, TASK_LEN = 4, 3
 
 
-def _train(root: Path, algo: str) -> Path:
+def _train(root: Path, algo: str, *extra: str) -> Path:
     run = root / algo
     assert main(["train", "--task", str(root / "task.h5"), "--prior", str(root / "prior.h5"),
                  "--algo", algo, "--obs", "state", "--steps", "20", "--batch-size", "16",
                  "--eval-every", "20", "--bc-warmup-steps", "5", "--log-every", "5",
                  "--threads", "1", "--holdout-fraction", "0.25", "--no-progress",
-                 "--out", str(run)]) == 0
+                 "--out", str(run), *extra]) == 0
     return run
 
 
@@ -40,7 +40,10 @@ def runs(tmp_path_factory):
     save_dataset(root / "task.h5", random_dataset(6, TASK_LEN, image_size=8, seed=1))
     save_dataset(root / "prior.h5", random_dataset(5, PRIOR_LEN, image_size=8, seed=2,
                                                    reward=0.0))
-    return {"cql": _train(root, "cql"), "bc": _train(root, "bc")}
+    # the CQL run is evaluated in the closed-drawer scene, so off_data can play its policy
+    return {"cql": _train(root, "cql", "--eval-env", "cog/ClosedDrawerGrasp-v0",
+                          "--eval-episodes", "1"),
+            "bc": _train(root, "bc")}
 
 
 def test_the_profile_is_q_on_the_data_step_by_step(runs):
@@ -98,3 +101,41 @@ def test_the_script_writes_the_plot_and_the_numbers(runs, tmp_path, capsys):
                                                          ["q_data"])
     printed = capsys.readouterr().out
     assert "prior: 5 episodes, up to 4 steps" in printed and "minus chain at t=0: " in printed
+
+
+# --- benchmarks/off_data.py: how far the policy's own states leave the data ------------------
+import off_data as off_data_script  # noqa: E402
+
+
+def test_distance_to_the_data_is_in_units_of_the_datas_std():
+    ds = random_dataset(3, 4, image_size=4, seed=3)
+    distance = off_data_script.DataDistance([ds])
+    rows = distance.rows[:5]
+    assert np.allclose(distance(rows), 0.0)  # data rows are in the data
+    moved = rows[:1].copy()
+    moved[0, 2] += 1000.0 * distance.std[2]  # far along one dimension only
+    assert distance(moved)[0] > 900.0
+    own = slice(0, 5)  # episode 0's rows: the nearest row is then another episode's
+    assert np.all(distance(rows, skip=own) > 0.0)
+    assert len(distance.baseline(ds)) == 5  # one value per observation of an episode
+
+
+def test_off_data_plays_the_policy_and_writes_its_figures(runs, tmp_path, capsys):
+    out = tmp_path / "off.png"
+    assert off_data_script.main([str(runs["cql"]), "--episodes", "1", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (r,) = json.loads(out.with_suffix(".json").read_text())
+    assert r["step"] == 20 and r["episodes"] == 1 and 0.0 <= r["success"] <= 1.0
+    assert len(r["distance"]) == len(r["wrist_turn"]) > 1  # one value per observation
+    assert r["wrist_turn"][0] == 0.0 and len(r["mean_rotation_action"]) == 3
+    assert len(r["data_distance"]) == PRIOR_LEN + 1
+    assert "distance to the data" in capsys.readouterr().out
+    assert r["zero_rotation"] is False and any(a != 0.0 for a in r["mean_rotation_action"])
+    # the intervention: the policy's rotation actions replaced by the experts' 0
+    assert off_data_script.main([str(runs["cql"]), "--episodes", "1", "--zero-rotation",
+                                 "--out", str(out)]) == 0
+    (r,) = json.loads(out.with_suffix(".json").read_text())
+    assert r["zero_rotation"] is True and r["mean_rotation_action"] == [0.0, 0.0, 0.0]
+    assert "rotation actions 0" in capsys.readouterr().out
+    assert off_data_script.main([str(runs["cql"]), "--episodes", "0"]) == 2
+    assert "--episodes 0 must be >= 1" in capsys.readouterr().err
