@@ -54,6 +54,9 @@ class DataDistance:
     """Distance from observations to the nearest data row, in units of the data's std."""
 
     def __init__(self, datasets: list):
+        if any(ds.object_dim == 0 for ds in datasets):
+            raise ValueError("the data hold no scene state (obs['object']; real-robot data "
+                             "do not), so there is nothing to measure the distance in")
         self.rows = np.concatenate([_rows(ds) for ds in datasets])
         self.mean = self.rows.mean(0)
         self.std = np.maximum(self.rows.std(0), 1e-2)  # a floor for constant dimensions

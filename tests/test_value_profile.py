@@ -118,6 +118,10 @@ def test_distance_to_the_data_is_in_units_of_the_datas_std():
     own = slice(0, 5)  # episode 0's rows: the nearest row is then another episode's
     assert np.all(distance(rows, skip=own) > 0.0)
     assert len(distance.baseline(ds)) == 5  # one value per observation of an episode
+    no_scene = dataset_from_arrays(ds.images, ds.states, ds.actions, ds.rewards, ds.lengths,
+                                   np.zeros(3, bool))
+    with pytest.raises(ValueError, match="no scene state"):
+        off_data_script.DataDistance([no_scene])
 
 
 def test_off_data_plays_the_policy_and_writes_its_figures(runs, tmp_path, capsys):
