@@ -86,11 +86,12 @@ class ReplayBuffer:
         episode_spans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for ds in parts:
             from_task = ds is task
+            role = "task" if from_task else "prior"
             obs_index.append(ds.obs_index.astype(np.int64) + obs_offset)
             # episode e's first observation is row episode_starts[e] + e of its file
-            first_rows["task" if from_task else "prior"] = (
+            first_rows[role] = (
                 ds.episode_starts.astype(np.int64) + np.arange(ds.num_episodes) + obs_offset)
-            episode_spans["task" if from_task else "prior"] = (
+            episode_spans[role] = (
                 ds.episode_starts.astype(np.int64) + trans_offset, ds.lengths.astype(np.int64))
             ends.append(np.repeat(ds.episode_starts + ds.lengths, ds.lengths) + trans_offset)
             r = ds.rewards.astype(np.float32)
