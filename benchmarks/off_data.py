@@ -98,8 +98,8 @@ class ZeroRotation:
 def off_data(run: Path, episodes: int, zero_rotation: bool = False) -> dict:
     nets, cfg, step = load_run(run)
     task, prior = load_datasets(cfg)
-    first = prior if prior is not None else task
-    distance = DataDistance([first] if prior is None else [prior, task])
+    datasets = [task] if prior is None else [prior, task]
+    distance = DataDistance(datasets)
     policy = TorchPolicy(GreedyActor(nets), cfg.obs)
     if zero_rotation:
         policy = ZeroRotation(policy)
@@ -124,7 +124,7 @@ def off_data(run: Path, episodes: int, zero_rotation: bool = False) -> dict:
         env.close()
     return {"run": str(run), "step": step, "episodes": episodes, "zero_rotation": zero_rotation,
             "success": float(np.mean(success)),
-            "distance": _median_per_step(dist), "data_distance": distance.baseline(first),
+            "distance": _median_per_step(dist), "data_distance": distance.baseline(datasets[0]),
             "wrist_turn": _median_per_step(turn),
             "final_wrist_turn": [float(t[-1]) for t in turn],
             "mean_rotation_action": np.concatenate(rot).mean(axis=0).tolist()}

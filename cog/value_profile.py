@@ -42,7 +42,7 @@ def episode_values(nets, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from cog.distributions import policy_action
 
     feats = nets.critic.encode(batch.obs)
-    mean, log_std = nets.policy(batch.obs)
+    mean, log_std = nets.policy(batch.obs, feats)  # a shared-encoder actor reuses them
     a_pi = policy_action(mean, log_std, True, None)
     q = nets.critic.q(feats, torch.stack([batch.actions, a_pi], dim=1))  # (n_q, B, 2)
     q = q.mean(dim=0)

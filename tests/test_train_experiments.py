@@ -163,9 +163,9 @@ def test_report_only_shows_unfinished_runs_with_their_step_best_and_q(tmp_path, 
     cfg = SweepConfig(out=grid["out"], methods=("cog", "bc"), seeds=(0, 1))
     cfg.train = replace(cfg.train, steps=300)
     fake_run(run_dir_for(cfg, "closed-drawer", "cog", 0), {100: 0.2, 200: 0.9, 300: 0.5},
-              q_data=[-3.0, -5.0, -7.5])  # finished
+             q_data=[-3.0, -5.0, -7.5])  # finished
     fake_run(run_dir_for(cfg, "closed-drawer", "cog", 1), {100: 0.0, 200: 0.3},
-              q_data=[-2.0, -4.0])  # interrupted at 200 of 300
+             q_data=[-2.0, -4.0])  # interrupted at 200 of 300
     fake_run(run_dir_for(cfg, "closed-drawer", "bc", 0), {100: 0.6})  # no Q for BC
     # bc seed 1 has not started: no folder at all
 
