@@ -33,6 +33,7 @@ from cog.evaluation import EVAL_BASE_SEED, TorchPolicy, make_env  # noqa: E402
 from cog.plotting import new_figure, save_png  # noqa: E402
 from cog.runs import GreedyActor, load_run  # noqa: E402
 from cog.trainer import load_datasets  # noqa: E402
+from cog.value_profile import per_step  # noqa: E402
 from envs.atomic import write_text_atomic  # noqa: E402
 from policies.evaluate import play_episode  # noqa: E402
 
@@ -43,11 +44,6 @@ BASELINE_EPISODES = 30
 
 def _rows(ds) -> np.ndarray:
     return np.concatenate([ds.states, ds.objects], axis=1).astype(np.float64)
-
-
-def _median_per_step(series: list[np.ndarray]) -> list[float]:
-    horizon = max(len(s) for s in series)
-    return [float(np.median([s[t] for s in series if len(s) > t])) for t in range(horizon)]
 
 
 class DataDistance:
@@ -77,7 +73,7 @@ class DataDistance:
         for e in picks:
             own = slice(int(starts[e]), int(starts[e] + ds.lengths[e] + 1))
             out.append(self(self.rows[own], skip=own))
-        return _median_per_step(out)
+        return per_step(out, np.median)
 
 
 class ZeroRotation:
@@ -124,8 +120,8 @@ def off_data(run: Path, episodes: int, zero_rotation: bool = False) -> dict:
         env.close()
     return {"run": str(run), "step": step, "episodes": episodes, "zero_rotation": zero_rotation,
             "success": float(np.mean(success)),
-            "distance": _median_per_step(dist), "data_distance": distance.baseline(datasets[0]),
-            "wrist_turn": _median_per_step(turn),
+            "distance": per_step(dist, np.median), "data_distance": distance.baseline(datasets[0]),
+            "wrist_turn": per_step(turn, np.median),
             "final_wrist_turn": [float(t[-1]) for t in turn],
             "mean_rotation_action": np.concatenate(rot).mean(axis=0).tolist()}
 

@@ -30,10 +30,10 @@ import torch
 PARTS = ("prior", "task")
 
 
-def _per_step(episodes: list[np.ndarray]) -> list[float]:
-    """Mean over the episodes that reach each time step."""
+def per_step(episodes: list[np.ndarray], statistic=np.mean) -> list[float]:
+    """``statistic`` (the mean by default) over the episodes that reach each time step."""
     horizon = max((len(e) for e in episodes), default=0)
-    return [float(np.mean([e[t] for e in episodes if len(e) > t])) for t in range(horizon)]
+    return [float(statistic([e[t] for e in episodes if len(e) > t])) for t in range(horizon)]
 
 
 @torch.no_grad()
@@ -71,13 +71,13 @@ def value_profile(run_dir: str | os.PathLike) -> dict:
         values = [episode_values(nets, batch) for batch in buffer.episodes(part)]
         lengths[part] = [len(v[0]) for v in values]
         out[part] = {
-            "q_data": _per_step([v[0] for v in values]),
-            "q_policy": _per_step([v[1] for v in values]),
-            "action_error": _per_step([v[2] for v in values]),
+            "q_data": per_step([v[0] for v in values]),
+            "q_policy": per_step([v[1] for v in values]),
+            "action_error": per_step([v[2] for v in values]),
             "episodes": [sum(n > t for n in lengths[part]) for t in range(max(lengths[part]))],
         }
     if "prior" in out and "task" in out:
         start = out["task"]["q_data"][0]
-        out["prior"]["chain"] = _per_step(
+        out["prior"]["chain"] = per_step(
             [start * cfg.discount ** (n - np.arange(n)) for n in lengths["prior"]])
     return out
