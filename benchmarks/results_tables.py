@@ -4,7 +4,7 @@
         --image closed-drawer:cog:0=RUN_DIR closed-drawer:cog:1=RUN_DIR ... \\
         --irrelevant closed-drawer:0.5:cog:0=RUN_DIR ...
     python benchmarks/results_tables.py --image-sweep runs/image_table \\
-        --irrelevant-sweep 0.5=runs/irrelevant_50 0.8=runs/irrelevant_80
+        --irrelevant-sweep 0.5=runs/irrelevant_50 0.8=runs/irrelevant_80 [--merge]
 
 (a sweep folder's summary.json, as `cog sweep` or `cog sweep --report-only` wrote it)
 
@@ -13,6 +13,10 @@ benchmarks/results/irrelevant_prior.json, shaped {setup: {fraction: {method: {se
 success}}}}. "success" is a finished run's last evaluation (the final checkpoint's). A run
 that has not reached its planned steps is printed with the step it reached (which belongs in
 the markdown table beside it) and left out of the JSON, as is a cell with no run.
+
+With --merge, the cells already in the JSON file that these runs do not fill are kept: a
+table built over several sessions or machines, whose earlier run folders are gone, grows
+cell by cell (a cell these runs fill is replaced).
 """
 
 from __future__ import annotations
@@ -70,8 +74,26 @@ def from_summary(sweep: Path, label: str) -> dict:
     return table
 
 
-def write_json(folder: Path, name: str, table: dict) -> None:
-    write_text_atomic(folder / name, json.dumps(table, indent=2) + "\n")
+def merged(old: dict, new: dict) -> dict:
+    """``old`` with ``new``'s cells written over it, nested dictionaries merged key by key."""
+    out = dict(old)
+    for key, value in new.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if both else value
+    return out
+
+
+def write_json(folder: Path, name: str, table: dict, merge: bool = False) -> None:
+    path = folder / name
+    if merge and path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError as exc:
+            raise SystemExit(f"{path}: not JSON ({exc}); cannot --merge into it") from None
+        if not isinstance(old, dict):
+            raise SystemExit(f"{path}: not a table (a JSON object); cannot --merge into it")
+        table = merged(old, table)
+    write_text_atomic(path, json.dumps(table, indent=2) + "\n")
 
 
 def parse(items: list[str], parts: int) -> list[tuple[list[str], Path]]:
@@ -95,10 +117,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--irrelevant-sweep", nargs="*", default=[], metavar="FRACTION=SWEEP_DIR")
     p.add_argument("--results-dir", type=Path, default=RESULTS,
                    help="where the JSON files go (default: benchmarks/results)")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the cells of the existing JSON files that these runs do not "
+                        "fill (default: write the files from these runs alone)")
     args = p.parse_args(argv)
     if args.image_sweep:
         table = from_summary(Path(args.image_sweep), "image")
-        write_json(args.results_dir, "image_table.json", table)
+        write_json(args.results_dir, "image_table.json", table, args.merge)
     if args.irrelevant_sweep:
         table = {}
         for item in args.irrelevant_sweep:
@@ -107,14 +132,14 @@ def main(argv: list[str] | None = None) -> None:
                 raise SystemExit(f"{item!r}: expected FRACTION=SWEEP_DIR")
             for setup, methods in from_summary(Path(folder), f"irrelevant {fraction}").items():
                 table.setdefault(setup, {})[fraction] = methods
-        write_json(args.results_dir, "irrelevant_prior.json", table)
+        write_json(args.results_dir, "irrelevant_prior.json", table, args.merge)
     if args.image:
         table: dict = {}
         for (setup, method, seed), run in parse(args.image, 3):
             success = last_eval(run, f"image {setup} {method} seed {seed}")
             if success is not None:
                 table.setdefault(setup, {}).setdefault(method, {})[seed] = success
-        write_json(args.results_dir, "image_table.json", table)
+        write_json(args.results_dir, "image_table.json", table, args.merge)
     if args.irrelevant:
         table = {}
         for (setup, fraction, method, seed), run in parse(args.irrelevant, 4):
@@ -122,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
             if success is not None:
                 table.setdefault(setup, {}).setdefault(fraction, {}).setdefault(
                     method, {})[seed] = success
-        write_json(args.results_dir, "irrelevant_prior.json", table)
+        write_json(args.results_dir, "irrelevant_prior.json", table, args.merge)
 
 
 if __name__ == "__main__":

@@ -78,3 +78,31 @@ def test_a_folder_that_is_not_a_run_is_refused_in_one_line(tables, tmp_path):
                      "--results-dir", str(tmp_path)])
     with pytest.raises(SystemExit, match="no summary.json"):
         tables.main(["--image-sweep", str(tmp_path), "--results-dir", str(tmp_path)])
+
+
+def test_merge_keeps_the_cells_these_runs_do_not_fill(tables, tmp_path):
+    earlier = {"closed-drawer": {"cog": {"0": 0.4, "1": 0.26}, "task_only": {"0": 0.0}},
+               "blocked-drawer": {"bc": {"0": 0.0}}}
+    (tmp_path / "image_table.json").write_text(json.dumps(earlier))
+    _run(tmp_path / "new", {300: 0.5}, 300)
+    tables.main(["--image", f"closed-drawer:cog:1={tmp_path / 'new'}",
+                 f"pick-place:cog:0={tmp_path / 'new'}", "--merge",
+                 "--results-dir", str(tmp_path)])
+    table = json.loads((tmp_path / "image_table.json").read_text())
+    assert table == {"closed-drawer": {"cog": {"0": 0.4, "1": 0.5}, "task_only": {"0": 0.0}},
+                     "blocked-drawer": {"bc": {"0": 0.0}},
+                     "pick-place": {"cog": {"0": 0.5}}}
+    # without --merge the file holds these runs alone
+    tables.main(["--image", f"pick-place:cog:0={tmp_path / 'new'}",
+                 "--results-dir", str(tmp_path)])
+    assert json.loads((tmp_path / "image_table.json").read_text()) == {
+        "pick-place": {"cog": {"0": 0.5}}}
+
+
+def test_merge_into_a_file_that_is_not_a_table_is_refused_in_one_line(tables, tmp_path):
+    _run(tmp_path / "new", {300: 0.5}, 300)
+    for text, match in (("{oops", "not JSON"), ("[1, 2]", "not a table")):
+        (tmp_path / "image_table.json").write_text(text)
+        with pytest.raises(SystemExit, match=match):
+            tables.main(["--image", f"pick-place:cog:0={tmp_path / 'new'}", "--merge",
+                         "--results-dir", str(tmp_path)])
