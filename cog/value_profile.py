@@ -81,3 +81,65 @@ def value_profile(run_dir: str | os.PathLike) -> dict:
         out["prior"]["chain"] = per_step(
             [start * cfg.discount ** (n - np.arange(n)) for n in lengths["prior"]])
     return out
+
+
+# --- Q along one action dimension at chosen data steps ---------------------------------------
+@torch.no_grad()
+def q_along_dimension(nets, batch, dim: int, grid: torch.Tensor) -> tuple[np.ndarray,
+                                                                            np.ndarray]:
+    """(Q(s, pi(s) with dimension ``dim`` set to each ``grid`` value), shape (B, len(grid));
+    the policy's own value in that dimension, shape (B,)) for each state of a batch. The other
+    dimensions keep the policy's deterministic action, so the slice is what the actor's
+    gradient sees along ``dim``."""
+    from cog.distributions import policy_action
+
+    feats = nets.critic.encode(batch.obs)
+    mean, log_std = nets.policy(batch.obs, feats)
+    a_pi = policy_action(mean, log_std, True, None)
+    actions = a_pi.unsqueeze(1).repeat(1, len(grid), 1)  # (B, G, A)
+    actions[:, :, dim] = grid.to(actions.dtype)
+    q = nets.critic.q(feats, actions).mean(dim=0)  # the ensemble's mean, (B, G)
+    return q.numpy(), a_pi[:, dim].numpy()
+
+
+def action_slice(run_dir: str | os.PathLike, dim: int, below: float,
+                 grid: np.ndarray) -> dict:
+    """At the first step of each prior and task episode where the data's action in dimension
+    ``dim`` is below ``below`` (for the gripper, the step the expert closes it), Q of the
+    final checkpoint along that dimension (``q_along_dimension``): {"run", "step", "dim",
+    "below", "grid", part: {"steps", "q" (mean over those states, per grid value),
+    "policy_value" (the policy's own value at each state), "q_policy" (mean Q at the policy's
+    own action)}}; a part with no such step is left out."""
+    from cog.runs import load_run
+    from cog.trainer import build_buffer, load_datasets
+
+    run_dir = Path(run_dir)
+    nets, cfg, step = load_run(run_dir)
+    if cfg.algo == "bc":
+        raise ValueError(f"{run_dir} is a behaviour-cloning run: it has no critic to slice")
+    task, prior = load_datasets(cfg)
+    buffer = build_buffer(cfg, task, prior, torch.device("cpu"))
+    if not 0 <= dim < buffer.actions.shape[1]:
+        raise ValueError(f"action dimension {dim} is out of range: the actions have "
+                         f"{buffer.actions.shape[1]}")
+    grid_t = torch.as_tensor(np.asarray(grid, dtype=np.float32))
+    out: dict = {"run": str(run_dir), "step": step, "dim": dim, "below": below,
+                 "grid": [float(g) for g in grid]}
+    for part in PARTS:
+        if part not in buffer.episode_spans:
+            continue
+        steps, q_rows, own, q_own = [], [], [], []
+        for batch in buffer.episodes(part):
+            hits = torch.nonzero(batch.actions[:, dim] < below).flatten()
+            if len(hits) == 0:
+                continue
+            t = int(hits[0])
+            q, value = q_along_dimension(nets, batch, dim, grid_t)  # episodes are short
+            steps.append(t)
+            q_rows.append(q[t])
+            own.append(float(value[t]))
+            q_own.append(float(episode_values(nets, batch)[1][t]))
+        if steps:
+            out[part] = {"steps": steps, "q": np.mean(q_rows, axis=0).tolist(),
+                         "policy_value": own, "q_policy": float(np.mean(q_own))}
+    return out

@@ -15,10 +15,11 @@ from cog.replay import ReplayBuffer
 from cog.runs import load_run
 from cog.testing import dataset_from_arrays, random_dataset
 from cog.trainer import build_buffer, load_datasets
-from cog.value_profile import value_profile
+from cog.value_profile import action_slice, episode_values, q_along_dimension, value_profile
 from data_collection.hdf5_format import save_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import grasp_q as grasp_q_script  # noqa: E402
 import value_profile as value_profile_script  # noqa: E402
 
 PRIOR_LEN, TASK_LEN = 4, 3
@@ -101,6 +102,68 @@ def test_the_script_writes_the_plot_and_the_numbers(runs, tmp_path, capsys):
                                                          ["q_data"])
     printed = capsys.readouterr().out
     assert "prior: 5 episodes, up to 4 steps" in printed and "minus chain at t=0: " in printed
+
+
+# --- Q along one action dimension at the data's close steps (benchmarks/grasp_q.py) ---------
+def test_the_slice_is_the_critic_on_the_policys_action_with_one_dimension_replaced(runs):
+    nets, cfg, _ = load_run(runs["cql"])
+    buffer = build_buffer(cfg, *load_datasets(cfg), torch.device("cpu"))
+    batch = buffer.episodes("prior")[0]
+    grid = torch.tensor([-1.0, 0.0, 0.5])
+    q, own = q_along_dimension(nets, batch, 6, grid)
+    assert q.shape == (PRIOR_LEN, 3) and own.shape == (PRIOR_LEN,)
+    _, q_policy, _ = episode_values(nets, batch)
+    with torch.no_grad():
+        feats = nets.critic.encode(batch.obs)
+        mean, _ = nets.policy(batch.obs, feats)
+        a_pi = torch.tanh(mean)  # the deterministic action
+        assert own == pytest.approx(a_pi[:, 6].numpy(), abs=1e-6)
+        for k, g in enumerate(grid.tolist()):
+            actions = a_pi.clone()
+            actions[:, 6] = g
+            want = nets.critic.q_naive(batch.obs, actions).mean(dim=0).numpy()
+            assert q[:, k] == pytest.approx(want, rel=1e-5, abs=1e-5)
+    # at the policy's own value the slice is Q(s, pi(s))
+    q_self = np.array([q_along_dimension(nets, batch, 6, torch.tensor([float(v)]))[0][t, 0]
+                       for t, v in enumerate(own)])
+    assert q_self == pytest.approx(q_policy, rel=1e-5, abs=1e-5)
+
+
+def test_the_slice_is_taken_at_each_episodes_first_step_below_the_threshold(runs):
+    _, cfg, _ = load_run(runs["cql"])
+    buffer = build_buffer(cfg, *load_datasets(cfg), torch.device("cpu"))
+    grid = np.linspace(-1, 1, 5)
+    r = action_slice(runs["cql"], 6, -0.5, grid)
+    assert r["grid"] == pytest.approx(grid.tolist()) and r["below"] == -0.5
+    for part in ("prior", "task"):
+        want = [int(np.flatnonzero(b.actions[:, 6].numpy() < -0.5)[0])
+                for b in buffer.episodes(part) if (b.actions[:, 6] < -0.5).any()]
+        assert want, "the random data should close somewhere"
+        assert r[part]["steps"] == want
+        assert len(r[part]["policy_value"]) == len(want) and len(r[part]["q"]) == 5
+    # no step below -1.5: no part at all
+    assert set(action_slice(runs["cql"], 6, -1.5, grid)) == {"run", "step", "dim", "below",
+                                                             "grid"}
+    with pytest.raises(ValueError, match="action dimension 8 is out of range"):
+        action_slice(runs["cql"], 8, -0.5, grid)
+    with pytest.raises(ValueError, match="behaviour-cloning run"):
+        action_slice(runs["bc"], 6, -0.5, grid)
+
+
+def test_grasp_q_writes_the_plot_and_the_numbers_and_refuses_bad_input(runs, tmp_path, capsys):
+    out = tmp_path / "grasp.png"
+    assert grasp_q_script.main([str(runs["cql"]), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved[0]["prior"]["steps"] == action_slice(runs["cql"], 6, -0.5,
+                                                      grasp_q_script.GRID)["prior"]["steps"]
+    printed = capsys.readouterr().out
+    assert " prior: " in printed and "close steps" in printed and "highest at" in printed
+    for argv, match in (([str(runs["bc"]), "--out", str(out)], "behaviour-cloning"),
+                        ([str(runs["cql"]), "--out", str(tmp_path / "grasp")], "must end in")):
+        assert grasp_q_script.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0]
 
 
 # --- benchmarks/off_data.py: how far the policy's own states leave the data ------------------
