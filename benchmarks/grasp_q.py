@@ -15,19 +15,16 @@ matters. Prints one line per run and part, writes a PNG and the numbers as JSON 
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from diagnostics_cli import parser, run_each  # noqa: E402
 
 from cog.plotting import new_figure, save_png  # noqa: E402
 from cog.value_profile import PARTS, action_slice  # noqa: E402
-from envs.atomic import write_text_atomic  # noqa: E402
 from envs.constants import GRIPPER_CLOSE_THRESHOLD  # noqa: E402
 
 GRIPPER = 6  # the action's gripper dimension (envs: dx, dy, dz, droll, dpitch, dyaw, grip, neutral)
@@ -70,35 +67,23 @@ def plot(results: list[dict], out: Path) -> Path:
     return save_png(fig, out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/grasp_q.png"))
-    p.add_argument("--threads", type=int, default=1)
-    args = p.parse_args(argv)
-    if args.out.suffix != ".png":
-        print(f"error: --out {args.out} must end in .png", file=sys.stderr)
-        return 2
-    torch.set_num_threads(args.threads)
-    results = []
-    for run in args.runs:
-        try:
-            r = action_slice(run, GRIPPER, GRIPPER_CLOSE_THRESHOLD, GRID)
-        except (ValueError, FileNotFoundError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        parts = [part for part in PARTS if part in r]
-        if not parts:
-            print(f"error: {run}: no episode of its data closes the gripper (no gripper "
-                  f"action below {GRIPPER_CLOSE_THRESHOLD})", file=sys.stderr)
-            return 2
-        results.append(r)
-        for part in parts:
-            print(summary_line(r, part))
-    print(f"wrote {plot(results, args.out)}")
-    write_text_atomic(args.out.with_suffix(".json"), json.dumps(results, indent=1) + "\n")
-    return 0
+def slice_run(run: Path) -> dict:
+    r = action_slice(run, GRIPPER, GRIPPER_CLOSE_THRESHOLD, GRID)
+    if not any(part in r for part in PARTS):
+        raise ValueError(f"{run}: no episode of its data closes the gripper (no gripper "
+                         f"action below {GRIPPER_CLOSE_THRESHOLD})")
+    return r
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser(__doc__.splitlines()[0], "benchmarks/results/grasp_q.png").parse_args(argv)
+
+    def report(r: dict) -> None:
+        for part in PARTS:
+            if part in r:
+                print(summary_line(r, part))
+
+    return run_each(args, slice_run, report, plot)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,8 +19,6 @@ PNG and the numbers beside it (.json). Needs the simulator the run was evaluated
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from diagnostics_cli import parser, run_each  # noqa: E402
 
 from cog.evaluation import EVAL_BASE_SEED, TorchPolicy, make_env  # noqa: E402
 from cog.plotting import new_figure, save_png  # noqa: E402
 from cog.runs import GreedyActor, load_run  # noqa: E402
 from cog.trainer import load_datasets  # noqa: E402
 from cog.value_profile import per_step  # noqa: E402
-from envs.atomic import write_text_atomic  # noqa: E402
 from policies.evaluate import play_episode  # noqa: E402
 
 QUAT = slice(3, 7)  # the end effector's quaternion in obs["state"] (envs.drawer_env)
@@ -155,30 +153,16 @@ def plot(results: list[dict], out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", type=Path)
+    p = parser(__doc__.splitlines()[0], "benchmarks/results/off_data.png")
     p.add_argument("--episodes", type=int, default=10)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/off_data.png"))
-    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--zero-rotation", action="store_true",
                    help="replace the policy's rotation actions by 0 (the experts' own)")
     args = p.parse_args(argv)
     if args.episodes < 1:
         print(f"error: --episodes {args.episodes} must be >= 1", file=sys.stderr)
         return 2
-    torch.set_num_threads(args.threads)
-    results = []
-    for run in args.runs:
-        try:
-            results.append(off_data(run, args.episodes, args.zero_rotation))
-        except (ValueError, FileNotFoundError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(summary_line(results[-1]))
-    print(f"wrote {plot(results, args.out)}")
-    write_text_atomic(args.out.with_suffix(".json"), json.dumps(results, indent=1) + "\n")
-    return 0
-
+    return run_each(args, lambda run: off_data(run, args.episodes, args.zero_rotation),
+                    lambda r: print(summary_line(r)), plot)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,18 +12,15 @@ panels per run, and the numbers as JSON beside it (same name, .json).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+from diagnostics_cli import parser, run_each  # noqa: E402
 
 from cog.plotting import new_figure, save_png  # noqa: E402
 from cog.value_profile import PARTS, value_profile  # noqa: E402
-from envs.atomic import write_text_atomic  # noqa: E402
 
 
 def summary_line(profile: dict, part: str) -> str:
@@ -67,27 +64,15 @@ def plot(profiles: list[dict], out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/value_profile.png"))
-    p.add_argument("--threads", type=int, default=1)
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    profiles = []
-    for run in args.runs:
-        try:
-            prof = value_profile(run)
-        except (ValueError, FileNotFoundError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        profiles.append(prof)
+    args = parser(__doc__.splitlines()[0],
+                  "benchmarks/results/value_profile.png").parse_args(argv)
+
+    def report(prof: dict) -> None:
         for part in PARTS:
             if part in prof:
-                print(f"{run} {summary_line(prof, part)}")
-    print(f"wrote {plot(profiles, args.out)}")
-    write_text_atomic(args.out.with_suffix(".json"), json.dumps(profiles, indent=1) + "\n")
-    return 0
+                print(f"{prof['run']} {summary_line(prof, part)}")
 
+    return run_each(args, value_profile, report, plot)
 
 if __name__ == "__main__":
     sys.exit(main())

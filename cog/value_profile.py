@@ -22,7 +22,6 @@ does not cover (compounding error), not from the critic or from fitting.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,19 +49,24 @@ def episode_values(nets, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return q[:, 0].numpy(), q[:, 1].numpy(), err.numpy()
 
 
+def _critic_run(run_dir: str | os.PathLike):
+    """(networks, config, step, replay buffer of all its data) of a run's final checkpoint;
+    a behaviour-cloning run, which has no critic, is refused."""
+    from cog.runs import load_run
+    from cog.trainer import build_buffer, load_datasets
+
+    nets, cfg, step = load_run(run_dir)
+    if cfg.algo == "bc":
+        raise ValueError(f"{run_dir} is a behaviour-cloning run: it has no critic to examine")
+    task, prior = load_datasets(cfg)
+    return nets, cfg, step, build_buffer(cfg, task, prior, torch.device("cpu"))
+
+
 def value_profile(run_dir: str | os.PathLike) -> dict:
     """The profile of a run's final checkpoint: {"step", "discount", part: {...}} with, for
     each of "prior" and "task" the run trained on, the per-time-step lists described above
     and ``episodes`` (how many episodes reach each step)."""
-    from cog.runs import load_run
-    from cog.trainer import build_buffer, load_datasets
-
-    run_dir = Path(run_dir)
-    nets, cfg, step = load_run(run_dir)
-    if cfg.algo == "bc":
-        raise ValueError(f"{run_dir} is a behaviour-cloning run: it has no critic to profile")
-    task, prior = load_datasets(cfg)
-    buffer = build_buffer(cfg, task, prior, torch.device("cpu"))
+    nets, cfg, step, buffer = _critic_run(run_dir)
     out: dict = {"run": str(run_dir), "step": step, "discount": cfg.discount}
     lengths: dict[str, list[int]] = {}
     for part in PARTS:
@@ -110,15 +114,7 @@ def action_slice(run_dir: str | os.PathLike, dim: int, below: float,
     "below", "grid", part: {"steps", "q" (mean over those states, per grid value),
     "policy_value" (the policy's own value at each state), "q_policy" (mean Q at the policy's
     own action)}}; a part with no such step is left out."""
-    from cog.runs import load_run
-    from cog.trainer import build_buffer, load_datasets
-
-    run_dir = Path(run_dir)
-    nets, cfg, step = load_run(run_dir)
-    if cfg.algo == "bc":
-        raise ValueError(f"{run_dir} is a behaviour-cloning run: it has no critic to slice")
-    task, prior = load_datasets(cfg)
-    buffer = build_buffer(cfg, task, prior, torch.device("cpu"))
+    nets, _, step, buffer = _critic_run(run_dir)
     if not 0 <= dim < buffer.actions.shape[1]:
         raise ValueError(f"action dimension {dim} is out of range: the actions have "
                          f"{buffer.actions.shape[1]}")
