@@ -113,7 +113,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"cog {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`cog data info FILE | head`): stop quietly, as shell tools do,
+        # and point stdout at /dev/null so that Python's own flush at exit cannot fail again.
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
     return int(result or 0)
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a replaced stdout (tests, notebooks)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":
