@@ -85,5 +85,6 @@ def main(argv: list[str] | None = None) -> int:
 
     return run_each(args, slice_run, report, plot)
 
+
 if __name__ == "__main__":
     sys.exit(main())

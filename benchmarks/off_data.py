@@ -164,5 +164,6 @@ def main(argv: list[str] | None = None) -> int:
     return run_each(args, lambda run: off_data(run, args.episodes, args.zero_rotation),
                     lambda r: print(summary_line(r)), plot)
 
+
 if __name__ == "__main__":
     sys.exit(main())

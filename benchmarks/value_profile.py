@@ -74,5 +74,6 @@ def main(argv: list[str] | None = None) -> int:
 
     return run_each(args, value_profile, report, plot)
 
+
 if __name__ == "__main__":
     sys.exit(main())
