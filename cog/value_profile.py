@@ -89,21 +89,21 @@ def value_profile(run_dir: str | os.PathLike) -> dict:
 
 # --- Q along one action dimension at chosen data steps ---------------------------------------
 @torch.no_grad()
-def q_along_dimension(nets, batch, dim: int, grid: torch.Tensor) -> tuple[np.ndarray,
-                                                                            np.ndarray]:
+def q_along_dimension(nets, batch, dim: int, grid: torch.Tensor
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(Q(s, pi(s) with dimension ``dim`` set to each ``grid`` value), shape (B, len(grid));
-    the policy's own value in that dimension, shape (B,)) for each state of a batch. The other
-    dimensions keep the policy's deterministic action, so the slice is what the actor's
-    gradient sees along ``dim``."""
+    the policy's own value in that dimension, shape (B,); Q(s, pi(s)), shape (B,)) for each
+    state of a batch. The other dimensions keep the policy's deterministic action, so the
+    slice is what the actor's gradient sees along ``dim``."""
     from cog.distributions import policy_action
 
     feats = nets.critic.encode(batch.obs)
     mean, log_std = nets.policy(batch.obs, feats)
     a_pi = policy_action(mean, log_std, True, None)
-    actions = a_pi.unsqueeze(1).repeat(1, len(grid), 1)  # (B, G, A)
-    actions[:, :, dim] = grid.to(actions.dtype)
-    q = nets.critic.q(feats, actions).mean(dim=0)  # the ensemble's mean, (B, G)
-    return q.numpy(), a_pi[:, dim].numpy()
+    actions = a_pi.unsqueeze(1).repeat(1, len(grid) + 1, 1)  # (B, G + 1, A); last: pi(s)
+    actions[:, :-1, dim] = grid.to(actions.dtype)
+    q = nets.critic.q(feats, actions).mean(dim=0)  # the ensemble's mean, (B, G + 1)
+    return q[:, :-1].numpy(), a_pi[:, dim].numpy(), q[:, -1].numpy()
 
 
 def action_slice(run_dir: str | os.PathLike, dim: int, below: float,
@@ -130,11 +130,11 @@ def action_slice(run_dir: str | os.PathLike, dim: int, below: float,
             if len(hits) == 0:
                 continue
             t = int(hits[0])
-            q, value = q_along_dimension(nets, batch, dim, grid_t)  # episodes are short
+            q, value, q_self = q_along_dimension(nets, batch, dim, grid_t)  # short episodes
             steps.append(t)
             q_rows.append(q[t])
             own.append(float(value[t]))
-            q_own.append(float(episode_values(nets, batch)[1][t]))
+            q_own.append(float(q_self[t]))
         if steps:
             out[part] = {"steps": steps, "q": np.mean(q_rows, axis=0).tolist(),
                          "policy_value": own, "q_policy": float(np.mean(q_own))}

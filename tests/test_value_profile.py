@@ -110,9 +110,10 @@ def test_the_slice_is_the_critic_on_the_policys_action_with_one_dimension_replac
     buffer = build_buffer(cfg, *load_datasets(cfg), torch.device("cpu"))
     batch = buffer.episodes("prior")[0]
     grid = torch.tensor([-1.0, 0.0, 0.5])
-    q, own = q_along_dimension(nets, batch, 6, grid)
+    q, own, q_own = q_along_dimension(nets, batch, 6, grid)
     assert q.shape == (PRIOR_LEN, 3) and own.shape == (PRIOR_LEN,)
     _, q_policy, _ = episode_values(nets, batch)
+    assert q_own == pytest.approx(q_policy, rel=1e-5, abs=1e-5)
     with torch.no_grad():
         feats = nets.critic.encode(batch.obs)
         mean, _ = nets.policy(batch.obs, feats)
