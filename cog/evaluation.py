@@ -195,9 +195,9 @@ def _evaluate_on_ray(policy_bytes: bytes, env_id: str, obs_kind: str, seeds: lis
                      workers: int):
     import ray
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=max(1, os.cpu_count() or 1), include_dashboard=False,
-                 log_to_driver=False)
+    from data_collection.local_ray import start_or_join_ray
+
+    start_or_join_ray(None, os.cpu_count() or 1)  # stays up for this process's later calls
     cpus = int(ray.available_resources().get("CPU", 1))
     workers = max(1, min(len(seeds), cpus if workers == 0 else workers))
     chunks = [seeds[i::workers] for i in range(workers)]

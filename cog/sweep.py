@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from cog.config import TrainConfig
+from data_collection.local_ray import start_or_join_ray
 from data_collection.presets import SETUPS, setup_name
 from envs.atomic import write_bytes_atomic, write_text_atomic
 
@@ -219,29 +220,14 @@ def _node_id() -> str:
 
 # --- Ray ------------------------------------------------------------------------------------
 def start_ray(cfg: SweepConfig) -> bool:
-    """Join ``cfg.address``, or start a local Ray with ``workers`` CPUs (and the GPUs torch
-    sees). True when this call started it. Ray's gRPC servers bind every interface (Ray 2.60
-    has no loopback-only option); its token authentication, on by default, refuses any
-    client without the token (tests/test_ray_auth.py)."""
-    import ray
+    """Join ``cfg.address``, or start a private local Ray with ``workers`` CPUs (and the GPUs
+    torch sees). True when this call started it."""
+    gpus = 0
+    if not cfg.address and cfg.gpus_per_run > 0:
+        import torch
 
-    if ray.is_initialized():
-        return False
-    if cfg.address:
-        ray.init(address=cfg.address, log_to_driver=False)
-    else:
-        gpus = 0
-        if cfg.gpus_per_run > 0:
-            import torch
-
-            gpus = torch.cuda.device_count()
-        # Ray starts its workers at niceness 15; a training run is the machine's main job,
-        # and at 15 it would starve behind any other process (and time-to-success
-        # benchmarks, which read the clock, would measure the other process).
-        ray.init(num_cpus=int(max(cfg.workers * cfg.cpus_per_run, 1)), num_gpus=gpus,
-                 include_dashboard=False, log_to_driver=False,
-                 _system_config={"worker_niceness": 0})
-    return True
+        gpus = torch.cuda.device_count()
+    return start_or_join_ray(cfg.address, int(cfg.workers * cfg.cpus_per_run), gpus)
 
 
 def check_shared_storage(out: Path) -> None:

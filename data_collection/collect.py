@@ -27,6 +27,7 @@ from data_collection.hdf5_format import (
     save_concatenated,
     save_dataset,
 )
+from data_collection.local_ray import start_or_join_ray
 from data_collection.lock import exclusive_lock
 from data_collection.rollout import episode_seeds, record_episode, success_key_of
 from envs.atomic import write_text_atomic
@@ -476,21 +477,8 @@ def _run_on_ray(
 
 
 def _start_ray(cfg: CollectConfig) -> bool:
-    """Start (or join, with --address) Ray; True if this call started it."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if cfg.address is not None:
-        ray.init(address=cfg.address, log_to_driver=False)
-    else:
-        # Ray's gRPC servers bind every interface (Ray 2.60 has no option to bind loopback
-        # only); its token authentication, on by default, is what keeps other machines out
-        # (tests/test_ray_auth.py).
-        # niceness 0: Ray's default (15) starves collection behind any other process.
-        ray.init(num_cpus=cfg.workers, include_dashboard=False, log_to_driver=False,
-                 _system_config={"worker_niceness": 0})
-    return True
+    """Start a private Ray (or join ``--address``); True if this call started it."""
+    return start_or_join_ray(cfg.address, cfg.workers)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ ray = pytest.importorskip("ray")
 
 from data_collection import load_dataset, validate_file  # noqa: E402
 from data_collection.collect import CollectConfig, CollectionError, collect  # noqa: E402
+from data_collection.local_ray import start_or_join_ray  # noqa: E402
 from data_collection.rollout import episode_seeds  # noqa: E402
 
 # The fakes live in a test module Ray workers cannot import: ship them by value.
@@ -45,7 +46,7 @@ def test_two_ray_workers_give_the_in_process_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def ray_session():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    assert start_or_join_ray(None, 2)
     yield
     ray.shutdown()
 

@@ -44,3 +44,19 @@ def test_sweep_workers_run_at_normal_priority():
         assert ray.get(ray.remote(lambda: os.nice(0)).remote()) == 0
     finally:
         ray.shutdown()
+
+
+def test_a_sweep_starts_its_own_ray_even_when_another_is_advertised(monkeypatch):
+    """ray.init() without an address joins RAY_ADDRESS (or the cluster a `ray start` noted in
+    /tmp/ray/ray_current_cluster), and then refuses num_cpus: two CI tests once failed that way
+    beside a running demo. A sweep or collection without --address starts a private Ray."""
+    ray = pytest.importorskip("ray")
+    from cog.sweep import SweepConfig, start_ray
+
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # advertised, but nothing listens there
+    assert start_ray(SweepConfig(workers=1))
+    try:
+        assert ray.cluster_resources().get("CPU") == 1
+        assert not ray.get_runtime_context().gcs_address.endswith(":9")
+    finally:
+        ray.shutdown()
