@@ -95,3 +95,13 @@ def test_state_runs_standardise_inputs_with_the_data_statistics(tmp_path):
     norm = nets.actor.encoder.normalize
     torch.testing.assert_close(norm.mean, rows.mean(0))
     torch.testing.assert_close(norm.std, rows.std(0).clamp_min(1e-2))
+
+
+def test_stochastic_eval_names_what_it_cannot_do(tmp_path, capsys):
+    _tiny_run(tmp_path / "run")
+    assert main(["eval", "--run", str(tmp_path / "run"), "--env", LINE_ENV_ID,
+                 "--stochastic", "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers 0" in err and "--workers 1" in err and "Traceback" not in err
+    assert main(["eval", "--policy", str(tmp_path / "p.pt"), "--stochastic"]) == 2
+    assert "exported policies are deterministic" in capsys.readouterr().err

@@ -36,9 +36,11 @@ def run(args) -> int:
     from policies.exported import load_exported
 
     seed = EVAL_BASE_SEED if args.seed is None else args.seed
-    if args.stochastic and (args.workers != 1 or args.policy):
-        raise CliError("--stochastic needs --run with --workers 1 (exported policies are "
-                       "deterministic)")
+    if args.stochastic and args.policy:
+        raise CliError("--stochastic needs --run: exported policies are deterministic")
+    if args.stochastic and args.workers != 1:
+        raise CliError(f"--stochastic samples in this process: use --workers 1, not "
+                       f"--workers {args.workers}")
     if args.run:
         from cog.evaluation import TorchPolicy
         from cog.runs import GreedyActor, load_run
