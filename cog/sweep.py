@@ -54,6 +54,7 @@ class SweepConfig:
     prior_save_all: bool = False  # keep failed prior attempts (COG's released data did)
     irrelevant_fraction: float = 0.0  # prior episodes replaced by irrelevant behaviour
     prior_idle_tail: bool = False  # prior episodes idle on to the horizon once done
+    approach_gripper: str = "open"  # "hold": grasps approach with gripper 0, as COG's did
     eval_episodes: int = 20
     eval_every: int = 2500
     workers: int = 2  # runs at once on a local Ray (its CPUs); ignored with an address
@@ -79,6 +80,8 @@ class SweepConfig:
                              f"{', '.join([*METHODS, *self.variants])}")
         if not self.setups or not self.methods or not self.seeds:
             raise ValueError("a sweep needs at least one setup, one method and one seed")
+        if self.approach_gripper not in ("open", "hold"):
+            raise ValueError(f"approach_gripper {self.approach_gripper!r} must be open or hold")
         if self.workers < 1 or self.cpus_per_run <= 0 or self.gpus_per_run < 0:
             raise ValueError("workers must be >= 1, cpus_per_run > 0 and gpus_per_run >= 0")
         self.train.validate()
@@ -139,6 +142,7 @@ def collect_setup(cfg: SweepConfig, setup: str) -> tuple[Path, Path]:
                           prior_save_all=cfg.prior_save_all,
                           irrelevant_fraction=cfg.irrelevant_fraction,
                           prior_idle_tail=cfg.prior_idle_tail,
+                          approach_gripper=cfg.approach_gripper,
                           address=cfg.address or None)
     paths = []
     for label, job in jobs:

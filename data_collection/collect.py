@@ -33,7 +33,8 @@ from data_collection.rollout import episode_seeds, record_episode, success_key_o
 from envs.atomic import write_text_atomic
 
 EnvFactory = Callable[[str, int, dict], Any]  # (env_id, image_size, env_kwargs) -> env
-PolicyFactory = Callable[[str, float, int], Any]  # (name, noise, seed) -> policy
+# (name, noise, seed, approach_gripper) -> policy
+PolicyFactory = Callable[[str, float, int, str], Any]
 MANIFEST = "manifest.json"
 
 
@@ -53,11 +54,13 @@ def default_env_factory(env_id: str, image_size: int, env_kwargs: dict) -> Any:
         raise ValueError(f"cannot make env {env_id!r}: {exc} (known: {known})") from None
 
 
-def default_policy_factory(name: str, noise: float, seed: int) -> Any:
+def default_policy_factory(name: str, noise: float, seed: int,
+                           approach_gripper: str = "open") -> Any:
     import policies
 
     try:
-        return policies.make_policy(name, noise=noise, seed=seed)
+        return policies.make_policy(name, noise=noise, seed=seed,
+                                    approach_gripper=approach_gripper)
     except KeyError:
         known = ", ".join(getattr(policies, "POLICY_NAMES", []))
         raise ValueError(f"unknown policy {name!r} (known: {known})") from None
@@ -78,6 +81,9 @@ class CollectConfig:
     end_on_done: bool = False
     image_size: int = 48
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    # What grasps command while approaching: "open" (ours) or "hold" (COG's scripted grasp);
+    # policies.scripted.APPROACH_GRIPPER.
+    approach_gripper: str = "open"
     shard_episodes: int = 20  # resume granularity: at most this many episodes are redone
     address: str | None = None  # join an existing Ray cluster instead of starting one
     keep_shards: bool = False
@@ -97,6 +103,8 @@ class CollectConfig:
             (self.retries >= 0, f"retries must be >= 0, got {self.retries}"),
             (bool(self.env_id), "an env id is required"),
             (bool(self.policy_name), "a policy name is required"),
+            (self.approach_gripper in ("open", "hold"),
+             f"--approach-gripper must be open or hold, got {self.approach_gripper!r}"),
             (self.out.suffix in (".h5", ".hdf5"), f"--out must end in .h5, got {self.out}"),
         )
         for ok, message in checks:
@@ -119,6 +127,9 @@ class CollectConfig:
             "seed": int(self.seed),
             "shard_episodes": int(self.shard_episodes),
             "end_on_done": bool(self.end_on_done),
+            # only when not the default, so that files collected before the option match
+            **({"approach_gripper": self.approach_gripper}
+               if self.approach_gripper != "open" else {}),
         }
 
     def shards(self) -> list[Shard]:
@@ -176,7 +187,8 @@ class ShardCollector:
         env_factory = env_factory or default_env_factory
         policy_factory = policy_factory or default_policy_factory
         self.env = env_factory(config.env_id, config.image_size, dict(config.env_kwargs))
-        self.policy = policy_factory(config.policy_name, config.noise, config.seed)
+        self.policy = policy_factory(config.policy_name, config.noise, config.seed,
+                                     config.approach_gripper)
 
     def run_shard(
         self, shard: Shard, on_episode: Callable[[bool], None] | None = None

@@ -116,6 +116,7 @@ def preset_configs(
     prior_save_all: bool = False,
     irrelevant_fraction: float = 0.0,
     prior_idle_tail: bool = False,
+    approach_gripper: str = "open",
 ) -> list[tuple[str, CollectConfig]]:
     """[(label, config)] for the prior and task datasets of one preset (or all):
     files OUT_DIR/<preset>_prior.h5 and OUT_DIR/<preset>_task.h5.
@@ -131,7 +132,11 @@ def preset_configs(
 
     ``prior_idle_tail`` lets prior episodes run on to the horizon, the expert idling once its
     sub-task is done, instead of ending there (<preset>_prior_idle.h5): the data on which
-    COG's Q on dataset actions drifts down (benchmarks/RESULTS.md, "idle tail kept")."""
+    COG's Q on dataset actions drifts down (benchmarks/RESULTS.md, "idle tail kept").
+
+    ``approach_gripper="hold"`` labels every grasp's approach with gripper command 0 instead
+    of "open", as COG's scripted grasp did (``policies.scripted.APPROACH_GRIPPER``), in the
+    prior and the task data alike; both files then end in ``_hold``."""
     if not 0.0 <= irrelevant_fraction <= 1.0:
         raise ValueError(f"irrelevant fraction {irrelevant_fraction!r} must be in [0, 1]")
     if scale not in SCALES:
@@ -156,6 +161,8 @@ def preset_configs(
                 stem += "_saveall"
             if role == "prior" and prior_idle_tail:
                 stem += "_idle"
+            if approach_gripper != "open":
+                stem += f"_{approach_gripper}"
             cfg = CollectConfig(
                 env_id=source.env_id,
                 policy_name=policy,
@@ -166,6 +173,7 @@ def preset_configs(
                 workers=workers,
                 save_all=save_all,
                 end_on_done=end_on_done,
+                approach_gripper=approach_gripper,
                 image_size=image_size,
                 address=address,
                 overwrite=overwrite,

@@ -10,9 +10,12 @@ from policies.scripted import DEFAULT_ENV, EXPERTS, PriorMixture, ScriptedExpert
 POLICY_NAMES: tuple[str, ...] = tuple(EXPERTS)
 
 
-def make_policy(name: str, noise: float = 0.1, seed: int | None = None) -> ScriptedExpert:
+def make_policy(name: str, noise: float = 0.1, seed: int | None = None,
+                approach_gripper: str = "open") -> ScriptedExpert:
     """A scripted expert by name, with Gaussian action noise of std ``noise``;
-    ``mix:USEFUL:F`` is USEFUL's prior with a fraction F of irrelevant behaviour."""
+    ``mix:USEFUL:F`` is USEFUL's prior with a fraction F of irrelevant behaviour.
+    ``approach_gripper`` ("open" or "hold") is what grasps command while approaching
+    (``policies.scripted.APPROACH_GRIPPER``)."""
     if name.startswith("mix:"):
         parts = name.split(":")
         try:
@@ -21,11 +24,12 @@ def make_policy(name: str, noise: float = 0.1, seed: int | None = None) -> Scrip
             fraction = math.nan
         if math.isnan(fraction):
             raise ValueError(f"policy {name!r} must look like mix:EXPERT:FRACTION")
-        return PriorMixture(parts[1], fraction, noise=noise, seed=seed)
+        return PriorMixture(parts[1], fraction, noise=noise, seed=seed,
+                            approach_gripper=approach_gripper)
     if name not in EXPERTS:
         raise ValueError(f"unknown policy {name!r}; known: {', '.join(POLICY_NAMES)} "
                          "(or mix:EXPERT:FRACTION)")
-    return EXPERTS[name](noise=noise, seed=seed)
+    return EXPERTS[name](noise=noise, seed=seed, approach_gripper=approach_gripper)
 
 
 def load_policy(spec: str, noise: float = 0.1, seed: int | None = None):

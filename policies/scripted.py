@@ -26,6 +26,12 @@ Stage = Callable[[Info], "np.ndarray | None"]
 
 GAIN = 1.0 / POS_STEP_M  # 1 action unit per step-length of error
 OPEN, CLOSE, HOLD = 1.0, -1.0, 0.0
+# What a grasp's approach commands on the gripper, which is already open: "open" (ours, the
+# default) repeats the open command; "hold" sends 0, which leaves the gripper as it is, as
+# COG's released scripted grasp (roboverse) does. The same motion either way; only the action
+# labels differ, and a policy that cannot see whether it has closed yet (a 48x48 camera) reads
+# "open" labels as a reason to reopen.
+APPROACH_GRIPPER = {"open": OPEN, "hold": HOLD}
 HANDLE_GAP_OFFSET = 0.013  # from the handle bar centre into the gap behind it (gap centre is 19 mm)
 ABOVE = 0.07  # approach height above a grasp or handle target
 
@@ -51,10 +57,15 @@ class ScriptedExpert:
     name = "expert"
     success_key = "is_success"  # the info flag that means this expert did its job
 
-    def __init__(self, noise: float = 0.1, seed: int | None = None):
+    def __init__(self, noise: float = 0.1, seed: int | None = None,
+                 approach_gripper: str = "open"):
         if not (np.isfinite(noise) and noise >= 0):
             raise ValueError(f"noise must be a finite std >= 0, got {noise!r}")
+        if approach_gripper not in APPROACH_GRIPPER:
+            raise ValueError(f"approach_gripper {approach_gripper!r} must be one of "
+                             f"{', '.join(APPROACH_GRIPPER)}")
         self.noise = float(noise)
+        self.approach_gripper = approach_gripper
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self.stages: list[Stage] = self.build_stages()
@@ -210,11 +221,12 @@ def pick_stages(e: ScriptedExpert, pos_key: str, lift_to: float = 0.16) -> list[
         # (3.6 mm past the tip) stay clear of the floor under objects of 15-18 mm half height.
         return np.array(info[pos_key], dtype=np.float64) - [0.0, 0.0, 0.008]
 
+    approach = APPROACH_GRIPPER[e.approach_gripper]
     return [
-        e.move(lambda i: grasp_point(i) + [0, 0, ABOVE], OPEN, tol=0.012),
+        e.move(lambda i: grasp_point(i) + [0, 0, ABOVE], approach, tol=0.012),
         # Close as soon as the fingers are around the object: hovering open at the bottom for a
         # few steps would make the same observation mean "wait" in some demos, "close" in others.
-        e.move(grasp_point, OPEN, tol=0.012, max_steps=4),
+        e.move(grasp_point, approach, tol=0.012, max_steps=4),
         e.gripper(CLOSE),
         e.move(lambda i: i["ee_pos"] * [1, 1, 0] + [0, 0, lift_to], tol=0.02, max_steps=6),
     ]
@@ -420,13 +432,14 @@ class PriorMixture:
     ``mix:USEFUL:FRACTION`` (``policies.make_policy``)."""
 
     def __init__(self, useful: str, fraction: float, noise: float = 0.1,
-                 seed: int | None = None):
+                 seed: int | None = None, approach_gripper: str = "open"):
         if useful not in DISTRACTORS:
             raise ValueError(f"no irrelevant behaviours are defined for {useful!r}; "
                              f"choose from {', '.join(DISTRACTORS)}")
         if not 0.0 <= fraction <= 1.0:
             raise ValueError(f"irrelevant fraction {fraction!r} must be in [0, 1]")
         self.useful, self.fraction, self.noise = useful, float(fraction), noise
+        self.approach_gripper = approach_gripper
         self.name = f"mix:{useful}:{fraction:g}"
         self.reset(seed)
 
@@ -438,7 +451,8 @@ class PriorMixture:
         return self.useful
 
     def reset(self, seed: int | None = None) -> None:
-        self.current = EXPERTS[self.choose(seed)](noise=self.noise, seed=seed)
+        self.current = EXPERTS[self.choose(seed)](noise=self.noise, seed=seed,
+                                                  approach_gripper=self.approach_gripper)
 
     @property
     def success_key(self) -> str:

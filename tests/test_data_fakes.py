@@ -93,7 +93,7 @@ def fake_env_factory(env_id, image_size, env_kwargs, **faults):
     return FakeDrawerEnv(image_size=image_size, **env_kwargs, **faults)
 
 
-def fake_policy_factory(name, noise, seed):
+def fake_policy_factory(name, noise, seed, approach_gripper="open"):
     return FakeOpenPolicy(noise=noise, seed=seed)
 
 

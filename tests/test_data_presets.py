@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -205,3 +206,42 @@ def test_a_bad_mixture_name_is_refused():
                 "mix:drawer_open:2"):
         with pytest.raises(ValueError):
             make_policy(bad)
+
+
+def test_approach_gripper_hold_gets_its_own_files_and_leaves_old_files_matching(tmp_path):
+    plain = dict(preset_configs("pick-place", tmp_path))
+    hold = dict(preset_configs("pick-place", tmp_path, approach_gripper="hold"))
+    for label, cfg in plain.items():
+        assert cfg.approach_gripper == "open" and hold[label].approach_gripper == "hold"
+        assert hold[label].out.name == cfg.out.name.replace(".h5", "_hold.h5")
+        # data collected before the option existed still matches the default's fingerprint
+        assert "approach_gripper" not in cfg.fingerprint()
+        assert hold[label].fingerprint()["approach_gripper"] == "hold"
+    with pytest.raises(ValueError, match="approach-gripper must be open or hold"):
+        dataclasses.replace(cfg, approach_gripper="shut")
+
+
+def test_approach_gripper_reaches_collection_from_both_commands(tmp_path, monkeypatch):
+    import data_collection.collect as collect_mod
+    from cog.cli import build_parser, main
+    from cog.commands.sweep import sweep_config
+    from cog.sweep import SweepConfig, collect_setup
+
+    seen = []
+
+    def fake_collect(cfg, progress=True):
+        seen.append(cfg)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(collect_mod, "collect", fake_collect)
+    with pytest.raises(SystemExit):
+        main(["collect", "--setup", "pick-place", "--out-dir", str(tmp_path),
+              "--approach-gripper", "hold", "--no-progress"])
+    args = build_parser().parse_args(["sweep", "--setups", "pick-place", "--data-dir",
+                                      str(tmp_path), "--approach-gripper", "hold"])
+    with pytest.raises(SystemExit):
+        collect_setup(sweep_config(args), "pick-place")
+    assert [c.out.name for c in seen] == ["pick_place_prior_hold.h5"] * 2
+    assert all(c.approach_gripper == "hold" for c in seen)
+    with pytest.raises(ValueError, match="approach_gripper 'shut'"):
+        SweepConfig(approach_gripper="shut").validate()

@@ -112,3 +112,32 @@ def test_cog_envs_lists_every_env(capsys):
     out = capsys.readouterr().out
     for env_id in envs.ENV_IDS:
         assert env_id in out
+
+
+def test_approach_gripper_hold_changes_the_gripper_labels_and_nothing_else():
+    """COG's scripted grasp approaches with gripper command 0 (no change) where ours sends
+    "open"; the arm moves the same either way, so only the recorded labels differ."""
+    runs = {}
+    for approach in ("open", "hold"):
+        env = envs.make("cog/PickPlace-v0")
+        policy = make_policy("pick_place", noise=0.1, seed=3, approach_gripper=approach)
+        obs, info = env.reset(seed=3)
+        policy.reset(seed=3)
+        actions, ee, done = [], [], False
+        while not done:
+            actions.append(policy.act(obs, info))
+            obs, _, terminated, truncated, info = env.step(actions[-1])
+            ee.append(np.array(info["ee_pos"]))
+            done = terminated or truncated
+        env.close()
+        runs[approach] = np.array(actions), np.array(ee), info["placed"]
+    (a_open, ee_open, placed_open), (a_hold, ee_hold, placed_hold) = runs["open"], runs["hold"]
+    assert placed_open and placed_hold
+    np.testing.assert_allclose(ee_open, ee_hold, atol=1e-9)  # the same motion
+    np.testing.assert_array_equal(np.delete(a_open, 6, axis=1), np.delete(a_hold, 6, axis=1))
+    close = int(np.argmax(a_open[:, 6] < -0.5))  # the grasp's one close step, in both
+    assert close > 0 and a_hold[close, 6] < -0.5
+    assert (a_open[:close, 6] > 0.5).mean() > 0.5  # ours: "open" while approaching
+    assert (np.abs(a_hold[:close, 6]) < 0.5).all()  # COG's: no command while approaching
+    with pytest.raises(ValueError, match="approach_gripper 'shut'"):
+        make_policy("grasp", approach_gripper="shut")

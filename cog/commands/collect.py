@@ -54,6 +54,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     pre.add_argument("--task-episodes", type=int, help="override the scale's task size")
     p.add_argument("--noise", type=float, default=0.1, help="expert action noise std (0.1)")
+    p.add_argument(
+        "--approach-gripper", choices=["open", "hold"], default="open",
+        help="what grasps command on the (open) gripper while approaching: open (default) or "
+             "hold = 0, no change, as COG's scripted grasp did; with --setup the files end "
+             "in _hold",
+    )
     p.add_argument("--seed", type=int, default=0, help="run seed (0)")
     p.add_argument("--workers", type=int, default=1, help="parallel workers; >1 uses Ray (1)")
     p.add_argument("--address", help="join an existing Ray cluster (needs a shared filesystem)")
@@ -87,6 +93,7 @@ def run_collect(args: argparse.Namespace) -> int:
 
     common = dict(
         noise=args.noise,
+        approach_gripper=args.approach_gripper,
         seed=args.seed,
         workers=args.workers,
         image_size=args.image_size,

@@ -35,6 +35,9 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--idle-tail", action="store_true", default=None,
                    help="prior episodes idle on to the horizon once the expert is done, "
                         "instead of ending there")
+    p.add_argument("--approach-gripper", choices=["open", "hold"],
+                   help="what grasps command while approaching: open (default) or hold = 0, "
+                        "as COG's scripted grasp did (see cog collect --help)")
     p.add_argument("--eval-episodes", type=int, help="episodes per evaluation (20)")
     p.add_argument("--eval-every", type=int, help="steps between evaluations (2500)")
     p.add_argument("--workers", type=int, help="runs at once on a local Ray (2)")
@@ -68,7 +71,7 @@ def sweep_config(args):
              "obs": args.obs, "net": args.net, "steps": args.steps, "out": args.out,
              "data_dir": args.data_dir, "episodes": args.episodes,
              "irrelevant_fraction": args.irrelevant_fraction, "prior_save_all": args.save_all,
-             "prior_idle_tail": args.idle_tail,
+             "prior_idle_tail": args.idle_tail, "approach_gripper": args.approach_gripper,
              "eval_episodes": args.eval_episodes, "eval_every": args.eval_every,
              "workers": args.workers, "cpus_per_run": args.cpus_per_run,
              "gpus_per_run": args.gpus_per_run, "address": args.address}
