@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from cog.config import TrainConfig
+from data_collection.collect import APPROACH_GRIPPER
 from data_collection.local_ray import start_or_join_ray
 from data_collection.presets import SETUPS, setup_name
 from envs.atomic import write_bytes_atomic, write_text_atomic
@@ -80,8 +81,9 @@ class SweepConfig:
                              f"{', '.join([*METHODS, *self.variants])}")
         if not self.setups or not self.methods or not self.seeds:
             raise ValueError("a sweep needs at least one setup, one method and one seed")
-        if self.approach_gripper not in ("open", "hold"):
-            raise ValueError(f"approach_gripper {self.approach_gripper!r} must be open or hold")
+        if self.approach_gripper not in APPROACH_GRIPPER:
+            raise ValueError(f"approach_gripper {self.approach_gripper!r} must be "
+                             f"{' or '.join(APPROACH_GRIPPER)}")
         if self.workers < 1 or self.cpus_per_run <= 0 or self.gpus_per_run < 0:
             raise ValueError("workers must be >= 1, cpus_per_run > 0 and gpus_per_run >= 0")
         self.train.validate()

@@ -36,6 +36,10 @@ EnvFactory = Callable[[str, int, dict], Any]  # (env_id, image_size, env_kwargs)
 # (name, noise, seed, approach_gripper) -> policy
 PolicyFactory = Callable[[str, float, int, str], Any]
 MANIFEST = "manifest.json"
+# What grasps may command while approaching: policies.scripted.APPROACH_GRIPPER's keys, spelled
+# here too so that configs and flags can name them without the experts' module (a test keeps
+# the two equal).
+APPROACH_GRIPPER = ("open", "hold")
 
 
 class CollectionError(RuntimeError):
@@ -103,8 +107,9 @@ class CollectConfig:
             (self.retries >= 0, f"retries must be >= 0, got {self.retries}"),
             (bool(self.env_id), "an env id is required"),
             (bool(self.policy_name), "a policy name is required"),
-            (self.approach_gripper in ("open", "hold"),
-             f"--approach-gripper must be open or hold, got {self.approach_gripper!r}"),
+            (self.approach_gripper in APPROACH_GRIPPER,
+             f"--approach-gripper must be {' or '.join(APPROACH_GRIPPER)}, got "
+             f"{self.approach_gripper!r}"),
             (self.out.suffix in (".h5", ".hdf5"), f"--out must end in .h5, got {self.out}"),
         )
         for ok, message in checks:

@@ -219,6 +219,10 @@ def test_approach_gripper_hold_gets_its_own_files_and_leaves_old_files_matching(
         assert hold[label].fingerprint()["approach_gripper"] == "hold"
     with pytest.raises(ValueError, match="approach-gripper must be open or hold"):
         dataclasses.replace(cfg, approach_gripper="shut")
+    from data_collection.collect import APPROACH_GRIPPER
+    from policies.scripted import APPROACH_GRIPPER as EXPERT_LABELS
+
+    assert tuple(EXPERT_LABELS) == APPROACH_GRIPPER  # the command line's choices
 
 
 def test_approach_gripper_reaches_collection_from_both_commands(tmp_path, monkeypatch):

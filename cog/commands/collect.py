@@ -7,6 +7,7 @@ import argparse
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     from cog.cli import old_flag, progress_arg, setup_or_all_arg
+    from data_collection.collect import APPROACH_GRIPPER
     from data_collection.presets import SETUPS
 
     p = subparsers.add_parser(
@@ -55,7 +56,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     pre.add_argument("--task-episodes", type=int, help="override the scale's task size")
     p.add_argument("--noise", type=float, default=0.1, help="expert action noise std (0.1)")
     p.add_argument(
-        "--approach-gripper", choices=["open", "hold"], default="open",
+        "--approach-gripper", choices=list(APPROACH_GRIPPER), default="open",
         help="what grasps command on the (open) gripper while approaching: open (default) or "
              "hold = 0, no change, as COG's scripted grasp did; with --setup the files end "
              "in _hold",

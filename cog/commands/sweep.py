@@ -7,6 +7,7 @@ def add_parsers(subparsers) -> None:
     from cog.cli import progress_arg, setup_arg
     from cog.config import RECIPES
     from cog.sweep import METHODS
+    from data_collection.collect import APPROACH_GRIPPER
 
     p = subparsers.add_parser(
         "sweep", help="run a grid of setups x methods x seeds on Ray (local or a cluster)",
@@ -35,7 +36,7 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--idle-tail", action="store_true", default=None,
                    help="prior episodes idle on to the horizon once the expert is done, "
                         "instead of ending there")
-    p.add_argument("--approach-gripper", choices=["open", "hold"],
+    p.add_argument("--approach-gripper", choices=list(APPROACH_GRIPPER),
                    help="what grasps command while approaching: open (default) or hold = 0, "
                         "as COG's scripted grasp did (see cog collect --help)")
     p.add_argument("--eval-episodes", type=int, help="episodes per evaluation (20)")
