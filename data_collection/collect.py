@@ -386,7 +386,7 @@ def _collect(cfg: CollectConfig, start: float, env_factory: EnvFactory | None,
     pending = [s for s in shards if s not in done]
     use_ray = bool(pending) and (cfg.workers > 1 or cfg.address is not None)
     # Ray is started before the bar exists so its start-up log lines do not break the bar.
-    ray_started = _start_ray(cfg) if use_ray else False
+    ray_started = start_or_join_ray(cfg.address, cfg.workers) if use_ray else False
     bar = _Progress(cfg.episodes, progress, f"{cfg.policy_name} @ {cfg.env_id}")
     for shard in done:
         bar.add(shard.count, int(read_attrs(shard.path).get("num_successes", 0)))
@@ -491,11 +491,6 @@ def _run_on_ray(
     finally:
         for actor, _ in in_flight.values():
             ray.kill(actor)
-
-
-def _start_ray(cfg: CollectConfig) -> bool:
-    """Start a private Ray (or join ``--address``); True if this call started it."""
-    return start_or_join_ray(cfg.address, cfg.workers)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -32,6 +32,9 @@ class Dataset:
     # float32 (M, K): the env's privileged "object" observation (schema v2). K = 0 when the
     # source has none: schema-v1 files, real-robot recordings.
     objects: np.ndarray | None = None
+    # str (E,): which behaviour each episode shows (the scripted expert, or the distractor in a
+    # prior with irrelevant behaviour); None when the source did not record it.
+    behaviour: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.objects is None:

@@ -25,6 +25,7 @@ class Episode:
     timeouts: np.ndarray  # bool (T,)
     success: bool
     objects: np.ndarray | None = None  # float32 (T+1, K), K = 0 without object state
+    behaviour: str = ""  # the expert that produced it (e.g. a distractor's name); "" unknown
 
     def __post_init__(self) -> None:
         if self.objects is None:
@@ -93,7 +94,15 @@ def episodes_to_dataset(
         lengths=lengths,
         success=np.array([ep.success for ep in episodes], dtype=bool),
         attrs=dict(attrs),
+        behaviour=_behaviours([ep.behaviour for ep in episodes]),
     )
+
+
+def _behaviours(names: list[str]) -> np.ndarray | None:
+    """The per-episode behaviour array, or None unless every episode names its behaviour."""
+    if not names or not all(names):
+        return None
+    return np.array(names, dtype=str)
 
 
 def get_episode(dataset: Dataset, k: int) -> Episode:
@@ -116,6 +125,7 @@ def get_episode(dataset: Dataset, k: int) -> Episode:
         terminals=dataset.terminals[t],
         timeouts=dataset.timeouts[t],
         success=bool(dataset.success[k]),
+        behaviour="" if dataset.behaviour is None else str(dataset.behaviour[k]),
     )
 
 

@@ -12,11 +12,14 @@ Layout (M = N + E observation rows, N transitions, E episodes; see dataset.py):
     /episode_starts       int64   (E,)          first transition of each episode
     /lengths              int64   (E,)
     /success              bool    (E,)
+    /behaviour            bytes   (E,)          optional: the expert behind each episode
 
 File attributes: see REQUIRED_ATTRS. dict/list attributes are stored as JSON strings and
 their names listed in the ``_json_attrs`` attribute, so reading needs no pickle.
 
 Version 1 is version 2 without /observations/object; such files still load, with K = 0.
+/behaviour (ASCII names, e.g. "grasp" or a distractor's "wander") is optional in both: files
+written before it existed, or from sources that do not name their behaviour, lack it.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ ARRAY_SPECS = (
     ("success", 1, "b", 1, "E"),
 )
 OBJECT_SPEC = ("observations/object", 2, "f", 4, "M")
+BEHAVIOUR_KEY = "behaviour"  # optional per-episode names, fixed-length ASCII bytes
 # Row widths the schema fixes (the envs' and the real arm's interface: envs.constants, checked
 # by tests/test_data_format.py). Kept here so reading a file never imports the simulator. The
 # privileged object state's width is the env's own (8 in the cog/ envs, 0 in a real-robot
@@ -207,7 +211,21 @@ def save_dataset(
         for key, array in arrays.items():
             array = np.ascontiguousarray(array)
             h5.create_dataset(key, data=array, **_layout(comp, array.shape, array.dtype))
+        if dataset.behaviour is not None:
+            h5.create_dataset(BEHAVIOUR_KEY, data=_encode_behaviour(dataset.behaviour))
         _encode_attrs(h5, attrs)
+
+
+def _encode_behaviour(names: np.ndarray) -> np.ndarray:
+    try:
+        return np.char.encode(np.asarray(names, dtype=str), "ascii")
+    except UnicodeEncodeError:
+        raise DatasetFormatError("behaviour names must be ASCII") from None
+
+
+def _read_behaviour(h5: h5py.File) -> np.ndarray | None:
+    node = h5.get(BEHAVIOUR_KEY)
+    return None if node is None else np.char.decode(node[()], "ascii")
 
 
 def _layout(comp: dict[str, Any], shape: tuple[int, ...], dtype: Any) -> dict[str, Any]:
@@ -220,8 +238,10 @@ def _layout(comp: dict[str, Any], shape: tuple[int, ...], dtype: Any) -> dict[st
     return dict(comp, chunks=(rows, *shape[1:]))
 
 
-def _episode_table(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(lengths, success, attrs) of a file, reading only the small arrays."""
+def _episode_table(
+    path: Path,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], np.ndarray | None]:
+    """(lengths, success, attrs, behaviour) of a file, reading only the small arrays."""
     problem = _open_problem(path)
     if problem:
         raise DatasetFormatError(problem)
@@ -231,7 +251,8 @@ def _episode_table(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
             problems = _check_structure(h5, attrs)
             if problems:
                 raise DatasetFormatError("; ".join(f"{path}: {p}" for p in problems))
-            return h5["lengths"][()].astype(np.int64), h5["success"][()].astype(bool), attrs
+            return (h5["lengths"][()].astype(np.int64), h5["success"][()].astype(bool), attrs,
+                    _read_behaviour(h5))
     except OSError as exc:
         msg = f"{path}: cannot be read (truncated or corrupt HDF5): {exc}"
         raise DatasetFormatError(msg) from None
@@ -254,9 +275,14 @@ def save_concatenated(
     if not parts:
         raise ValueError("nothing to concatenate: no input files")
     tables = [_episode_table(Path(p)) for p in parts]
-    keeps = [np.ones_like(succ) if keep_failed else succ.copy() for _, succ, _ in tables]
-    lengths = np.concatenate([lens[k] for (lens, _, _), k in zip(tables, keeps, strict=True)])
-    success = np.concatenate([succ[k] for (_, succ, _), k in zip(tables, keeps, strict=True)])
+    keeps = [np.ones_like(succ) if keep_failed else succ.copy() for _, succ, _, _ in tables]
+    lengths = np.concatenate([t[0][k] for t, k in zip(tables, keeps, strict=True)])
+    success = np.concatenate([t[1][k] for t, k in zip(tables, keeps, strict=True)])
+    # Behaviour names survive a merge only when every part has them: a partial column would
+    # claim to know what the unnamed episodes show.
+    behaviour = None
+    if all(t[3] is not None for t in tables):
+        behaviour = np.concatenate([t[3][k] for t, k in zip(tables, keeps, strict=True)])
     n, e = int(lengths.sum()), int(len(lengths))
     if e == 0:
         raise ValueError("no episodes to write (all were filtered out)")
@@ -311,6 +337,8 @@ def save_concatenated(
         h5.create_dataset("episode_starts", data=starts_from_lengths(lengths))
         h5.create_dataset("lengths", data=lengths)
         h5.create_dataset("success", data=success)
+        if behaviour is not None:
+            h5.create_dataset(BEHAVIOUR_KEY, data=_encode_behaviour(behaviour))
         _encode_attrs(h5, final_attrs)
     return e, n, int(success.sum())
 
@@ -363,6 +391,13 @@ def _check_structure(h5: h5py.File, attrs: dict[str, Any]) -> list[str]:
                 f"'{key}' has {node.shape[0]} rows, other {rows}-sized arrays have {counts[rows]}"
             )
         problems += _width_problems(key, node.shape)
+    node = h5.get(BEHAVIOUR_KEY)
+    if node is not None:
+        if not isinstance(node, h5py.Dataset) or node.ndim != 1 or node.dtype.kind != "S":
+            problems.append(f"'{BEHAVIOUR_KEY}' must be a 1-D array of ASCII names")
+        elif "E" in counts and node.shape[0] != counts["E"]:
+            problems.append(f"'{BEHAVIOUR_KEY}' has {node.shape[0]} rows, other E-sized "
+                            f"arrays have {counts['E']}")
     return problems
 
 
@@ -412,6 +447,7 @@ def _read(path: Path) -> tuple[Dataset | None, list[str]]:
             # One read per array: the trainer samples from RAM, never from the file.
             specs = array_specs(attrs["schema_version"])
             arrays = {key: h5[key][()] for key, *_ in specs}
+            behaviour = _read_behaviour(h5)
     except OSError as exc:
         return None, [f"{path}: cannot be read (truncated or corrupt HDF5): {exc}"]
     lengths = arrays["lengths"].astype(np.int64)
@@ -435,6 +471,7 @@ def _read(path: Path) -> tuple[Dataset | None, list[str]]:
         lengths=lengths,
         success=arrays["success"],
         attrs=attrs,
+        behaviour=behaviour,
     )
     return dataset, [f"{path}: {p}" for p in validate_dataset(dataset)]
 
@@ -501,6 +538,9 @@ def validate_dataset(dataset: Dataset, *, check_counts: bool = True) -> list[str
             f"{ds.success.shape[0]} success"
         )
         return p
+    if ds.behaviour is not None and ds.behaviour.shape != (e,):
+        p.append(f"behaviour has shape {ds.behaviour.shape}, expected one name per episode "
+                 f"({e},)")
     if m != n + e:
         p.append(f"expected {n + e} observation rows (transitions + episodes), found {m}")
     if (ds.lengths < 1).any():

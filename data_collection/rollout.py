@@ -86,4 +86,5 @@ def record_episode(env: Any, policy: Any, env_seed: int, policy_seed: int,
         timeouts=np.asarray(timeouts, dtype=bool),
         success=bool(policy.succeeded(info)) if hasattr(policy, "succeeded")
         else bool(info[key]),
+        behaviour=str(getattr(policy, "behaviour", "")),  # after reset, as the key above
     )

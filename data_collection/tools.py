@@ -67,9 +67,22 @@ def summarize(path: str | os.PathLike) -> dict[str, Any]:
             "nonzero_fraction": float((ds.rewards != 0).mean()) if ds.num_transitions else 0.0,
         },
         "episode_return": _stats(returns),
+        "behaviours": _behaviour_table(ds),
         "arrays": arrays,
         "attrs": ds.attrs,
     }
+
+
+def _behaviour_table(ds: Any) -> dict[str, dict[str, float]] | None:
+    """Per behaviour: episodes, transitions and success rate; None if the file has no names."""
+    if ds.behaviour is None:
+        return None
+    table = {}
+    for name in sorted(set(ds.behaviour.tolist())):
+        mask = ds.behaviour == name
+        table[name] = {"episodes": int(mask.sum()), "transitions": int(ds.lengths[mask].sum()),
+                       "success_rate": float(ds.success[mask].mean())}
+    return table
 
 
 def _stats(x: np.ndarray) -> dict[str, float]:

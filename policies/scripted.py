@@ -86,6 +86,11 @@ class ScriptedExpert:
         self.memory = {}
 
     @property
+    def behaviour(self) -> str:
+        """What this episode shows (collection stores it per episode)."""
+        return self.name
+
+    @property
     def done(self) -> bool:
         return self._stage >= len(self.stages)
 
@@ -457,6 +462,11 @@ class PriorMixture:
     @property
     def success_key(self) -> str:
         return self.current.success_key
+
+    @property
+    def behaviour(self) -> str:
+        """The expert chosen for this episode: the useful one or a distractor's name."""
+        return self.current.behaviour
 
     @property
     def done(self) -> bool:

@@ -68,6 +68,11 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"reward        mean {r['mean']:.3f}  min {r['min']:.3f}  max {r['max']:.3f}  "
           f"nonzero {r['nonzero_fraction']:.1%}")
     print(f"return        mean {ret['mean']:.2f}  min {ret['min']:.2f}  max {ret['max']:.2f}")
+    if s["behaviours"]:
+        print("behaviours")
+        for name, b in s["behaviours"].items():
+            print(f"  {name:20s} {b['episodes']:5d} episodes  {b['transitions']:7d} transitions  "
+                  f"success {b['success_rate']:.1%}")
     print("arrays")
     for key, a in s["arrays"].items():
         print(f"  {key:20s} {str(tuple(a['shape'])):22s} {a['dtype']:8s} "
