@@ -7,7 +7,9 @@ For each (CQL or SAC) run, at its final checkpoint and on the data it trained on
 (``cog.value_profile``): does Q on the prior episodes follow the fully propagated chain
 (gamma^(steps left) x Q at the task episodes' start), and does the policy take the data's
 actions on the data's states? Prints one line per run and part, writes a PNG with a row of
-panels per run, and the numbers as JSON beside it (same name, .json).
+panels per run, and the numbers as JSON beside it (same name, .json). A prior whose file
+names each episode's behaviour (collected with --irrelevant-fraction) is also reported per
+behaviour: does the critic value the useful expert's episodes above the distractors'?
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ def summary_line(profile: dict, part: str) -> str:
                    f"{mean_err:.3f} averaged over steps")
 
 
+def behaviour_line(name: str, p: dict) -> str:
+    """One behaviour of the prior: Q on data at t = 0 and over all steps, the action error."""
+    n = p["episodes"]
+    q_all = sum(q * k for q, k in zip(p["q_data"], n, strict=True)) / sum(n)
+    err = sum(e * k for e, k in zip(p["action_error"], n, strict=True)) / sum(n)
+    return (f"prior [{name}]: {n[0]} episodes; Q on data {p['q_data'][0]:.1f} at t=0, "
+            f"{q_all:.1f} over all steps; Q on the policy's action {p['q_policy'][0]:.1f} at "
+            f"t=0; |pi(s) - a| {err:.3f} over all steps")
+
+
 def plot(profiles: list[dict], out: Path) -> Path:
     fig, axes = new_figure(len(profiles), 3, figsize=(13, 3.4 * len(profiles)))
     axes = axes.reshape(len(profiles), 3)
@@ -49,6 +61,9 @@ def plot(profiles: list[dict], out: Path) -> Path:
             ax.plot(p["q_policy"], label="Q(s, pi(s))", linestyle=":")
             if "chain" in p:
                 ax.plot(p["chain"], label="propagated chain", color="grey", linestyle="--")
+            if part == "prior":
+                for name, b in prof.get("prior_behaviours", {}).items():
+                    ax.plot(b["q_data"], label=f"Q on data: {name}", linewidth=0.8, alpha=0.7)
             ax.set_title(f"{name}: {part} episodes (step {prof['step']})", fontsize=9)
             ax.set_xlabel("time step in episode")
             ax.grid(alpha=0.3)
@@ -71,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         for part in PARTS:
             if part in prof:
                 print(f"{prof['run']} {summary_line(prof, part)}")
+        for name, p in prof.get("prior_behaviours", {}).items():
+            print(f"{prof['run']} {behaviour_line(name, p)}")
 
     return run_each(args, value_profile, report, plot)
 

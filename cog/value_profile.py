@@ -17,6 +17,10 @@ datasets and final checkpoint alone (no simulator), per time step t of the episo
 If ``q_data`` on the prior episodes sits on ``chain``, value has propagated; if the policy's
 action error on the data is small too, a failure in the simulator comes from states the data
 does not cover (compounding error), not from the critic or from fitting.
+
+A prior that names its episodes' behaviours (a prior with irrelevant behaviour) is also split
+by behaviour: COG's selection by value should show as higher Q, and a smaller action error,
+on the useful expert's episodes than on the distractors'.
 """
 
 from __future__ import annotations
@@ -50,8 +54,9 @@ def episode_values(nets, batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _critic_run(run_dir: str | os.PathLike):
-    """(networks, config, step, replay buffer of all its data) of a run's final checkpoint;
-    a behaviour-cloning run, which has no critic, is refused."""
+    """(networks, config, step, replay buffer of all its data, the prior's per-episode
+    behaviour names or None) of a run's final checkpoint; a behaviour-cloning run, which has
+    no critic, is refused."""
     from cog.runs import load_run
     from cog.trainer import build_buffer, load_datasets
 
@@ -59,14 +64,16 @@ def _critic_run(run_dir: str | os.PathLike):
     if cfg.algo == "bc":
         raise ValueError(f"{run_dir} is a behaviour-cloning run: it has no critic to examine")
     task, prior = load_datasets(cfg)
-    return nets, cfg, step, build_buffer(cfg, task, prior, torch.device("cpu"))
+    behaviour = None if prior is None else prior.behaviour
+    return nets, cfg, step, build_buffer(cfg, task, prior, torch.device("cpu")), behaviour
 
 
 def value_profile(run_dir: str | os.PathLike) -> dict:
     """The profile of a run's final checkpoint: {"step", "discount", part: {...}} with, for
     each of "prior" and "task" the run trained on, the per-time-step lists described above
-    and ``episodes`` (how many episodes reach each step)."""
-    nets, cfg, step, buffer = _critic_run(run_dir)
+    and ``episodes`` (how many episodes reach each step); with "prior_behaviours" the same per
+    behaviour when the prior names more than one."""
+    nets, cfg, step, buffer, behaviour = _critic_run(run_dir)
     out: dict = {"run": str(run_dir), "step": step, "discount": cfg.discount}
     lengths: dict[str, list[int]] = {}
     for part in PARTS:
@@ -74,17 +81,26 @@ def value_profile(run_dir: str | os.PathLike) -> dict:
             continue
         values = [episode_values(nets, batch) for batch in buffer.episodes(part)]
         lengths[part] = [len(v[0]) for v in values]
-        out[part] = {
-            "q_data": per_step([v[0] for v in values]),
-            "q_policy": per_step([v[1] for v in values]),
-            "action_error": per_step([v[2] for v in values]),
-            "episodes": [sum(n > t for n in lengths[part]) for t in range(max(lengths[part]))],
-        }
+        out[part] = _profile(values)
+        if part == "prior" and behaviour is not None and len(set(behaviour.tolist())) > 1:
+            out["prior_behaviours"] = {
+                name: _profile([v for v, b in zip(values, behaviour, strict=True) if b == name])
+                for name in sorted(set(behaviour.tolist()))}
     if "prior" in out and "task" in out:
         start = out["task"]["q_data"][0]
         out["prior"]["chain"] = per_step(
             [start * cfg.discount ** (n - np.arange(n)) for n in lengths["prior"]])
     return out
+
+
+def _profile(values: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict:
+    lengths = [len(v[0]) for v in values]
+    return {
+        "q_data": per_step([v[0] for v in values]),
+        "q_policy": per_step([v[1] for v in values]),
+        "action_error": per_step([v[2] for v in values]),
+        "episodes": [sum(n > t for n in lengths) for t in range(max(lengths))],
+    }
 
 
 # --- Q along one action dimension at chosen data steps ---------------------------------------
@@ -114,7 +130,7 @@ def action_slice(run_dir: str | os.PathLike, dim: int, below: float,
     "below", "grid", part: {"steps", "q" (mean over those states, per grid value),
     "policy_value" (the policy's own value at each state), "q_policy" (mean Q at the policy's
     own action)}}; a part with no such step is left out."""
-    nets, _, step, buffer = _critic_run(run_dir)
+    nets, _, step, buffer, _ = _critic_run(run_dir)
     if not 0 <= dim < buffer.actions.shape[1]:
         raise ValueError(f"action dimension {dim} is out of range: the actions have "
                          f"{buffer.actions.shape[1]}")

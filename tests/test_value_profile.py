@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ import grasp_q as grasp_q_script  # noqa: E402
 import value_profile as value_profile_script  # noqa: E402
 
 PRIOR_LEN, TASK_LEN = 4, 3
+# the prior's episodes name their behaviour, as a prior with irrelevant behaviour does
+BEHAVIOURS = ["drawer_open", "wander", "drawer_open", "wander", "drawer_open"]
 
 
 def _train(root: Path, algo: str, *extra: str) -> Path:
@@ -39,8 +42,8 @@ def _train(root: Path, algo: str, *extra: str) -> Path:
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("profile")
     save_dataset(root / "task.h5", random_dataset(6, TASK_LEN, image_size=8, seed=1))
-    save_dataset(root / "prior.h5", random_dataset(5, PRIOR_LEN, image_size=8, seed=2,
-                                                   reward=0.0))
+    prior = random_dataset(5, PRIOR_LEN, image_size=8, seed=2, reward=0.0)
+    save_dataset(root / "prior.h5", dataclasses.replace(prior, behaviour=np.array(BEHAVIOURS)))
     # the CQL run is evaluated in the closed-drawer scene, so off_data can play its policy
     return {"cql": _train(root, "cql", "--eval-env", "cog/ClosedDrawerGrasp-v0",
                           "--eval-episodes", "1"),
@@ -66,6 +69,29 @@ def test_the_profile_is_q_on_the_data_step_by_step(runs):
         [start * cfg.discount ** (PRIOR_LEN - t) for t in range(PRIOR_LEN)])
     assert "chain" not in prof["task"]
     assert all(0.0 <= e <= 2.0 for e in prof["prior"]["action_error"])
+
+
+def test_a_prior_that_names_its_behaviours_is_profiled_per_behaviour(runs, capsys, tmp_path):
+    prof = value_profile(runs["cql"])
+    split = prof["prior_behaviours"]
+    assert sorted(split) == ["drawer_open", "wander"]
+    assert split["drawer_open"]["episodes"] == [3] * PRIOR_LEN
+    assert split["wander"]["episodes"] == [2] * PRIOR_LEN
+    # The episode-weighted mean of the parts is the whole prior's profile, step by step.
+    for key in ("q_data", "q_policy", "action_error"):
+        mixed = [(3 * a + 2 * b) / 5 for a, b in zip(split["drawer_open"][key],
+                                                     split["wander"][key], strict=True)]
+        assert mixed == pytest.approx(prof["prior"][key], rel=1e-5, abs=1e-5)
+    nets, cfg, _ = load_run(runs["cql"])
+    buffer = build_buffer(cfg, *load_datasets(cfg), torch.device("cpu"))
+    wander = [b for b, name in zip(buffer.episodes("prior"), BEHAVIOURS, strict=True)
+              if name == "wander"]
+    assert split["wander"]["q_data"][0] == pytest.approx(
+        float(np.mean([episode_values(nets, b)[0][0] for b in wander])), rel=1e-5, abs=1e-5)
+    assert value_profile_script.main([str(runs["cql"]), "--out", str(tmp_path / "b.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "prior [wander]: 2 episodes; Q on data " in printed
+    assert "prior [drawer_open]: 3 episodes; Q on data " in printed
 
 
 def test_episodes_are_whole_in_time_order_held_out_ones_included():
