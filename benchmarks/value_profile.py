@@ -62,8 +62,9 @@ def plot(profiles: list[dict], out: Path) -> Path:
             if "chain" in p:
                 ax.plot(p["chain"], label="propagated chain", color="grey", linestyle="--")
             if part == "prior":
-                for name, b in prof.get("prior_behaviours", {}).items():
-                    ax.plot(b["q_data"], label=f"Q on data: {name}", linewidth=0.8, alpha=0.7)
+                for behaviour, b in prof.get("prior_behaviours", {}).items():
+                    ax.plot(b["q_data"], label=f"Q on data: {behaviour}", linewidth=0.8,
+                            alpha=0.7)
             ax.set_title(f"{name}: {part} episodes (step {prof['step']})", fontsize=9)
             ax.set_xlabel("time step in episode")
             ax.grid(alpha=0.3)
