@@ -1,4 +1,5 @@
-"""Dataset tools behind `cog data`: summary statistics and merging compatible files."""
+"""Dataset tools behind `cog data`: summary statistics, merging compatible files, and keeping
+the episodes of chosen behaviours."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Any
 import h5py
 import numpy as np
 
+from data_collection.episodes import episodes_to_dataset, get_episode
 from data_collection.hdf5_format import (
     array_specs,
     load_dataset,
     read_attrs,
     save_concatenated,
+    save_dataset,
 )
 
 # Attributes that must agree for two files to be merged: they describe the data's
@@ -139,3 +142,38 @@ def merge_files(
         merged["num_attempted_episodes"] = sum(int(a["num_attempted_episodes"]) for a in all_attrs)
     episodes, transitions, successes = save_concatenated(out, paths, merged, keep_failed=True)
     return episodes, transitions
+
+
+# Attributes that count the source's episodes; a selection recomputes what it can and drops
+# the rest rather than carry figures that no longer describe the file.
+_SOURCE_COUNTS = ("num_attempted_episodes", "num_successes", "success_rate")
+
+
+def select_behaviours(
+    path: str | os.PathLike, behaviours: list[str], out: str | os.PathLike, *,
+    overwrite: bool = False,
+) -> tuple[int, int]:
+    """Write the episodes of ``path`` whose behaviour is one of ``behaviours`` to ``out``
+    (atomically), in their original order: e.g. a prior with irrelevant behaviour without its
+    distractors, to train on the same useful episodes alone. Returns (episodes, transitions)."""
+    path, out = Path(path), Path(out)
+    if out.exists() and out.resolve() == path.resolve():
+        raise ValueError(f"--out {out} is the input; write to a new file")
+    if out.exists() and not overwrite:
+        raise ValueError(f"{out} already exists; pass --overwrite to replace it")
+    ds = load_dataset(path)
+    if ds.behaviour is None:
+        raise ValueError(f"{path} does not name its episodes' behaviours (collected before "
+                         "the names were stored, or not by scripted experts): re-collect it")
+    held = sorted(set(ds.behaviour.tolist()))
+    unknown = [b for b in behaviours if b not in held]
+    if unknown:
+        raise ValueError(f"{path} has no episode of behaviour {', '.join(map(repr, unknown))}; "
+                         f"it holds {', '.join(held)}")
+    keep = np.flatnonzero(np.isin(ds.behaviour, behaviours))
+    attrs = {k: v for k, v in ds.attrs.items() if k not in _SOURCE_COUNTS}
+    attrs.update(selected_behaviours=list(behaviours), selected_from=path.name,
+                 num_successes=int(ds.success[keep].sum()))
+    selected = episodes_to_dataset([get_episode(ds, int(k)) for k in keep], attrs)
+    save_dataset(out, selected)
+    return selected.num_episodes, selected.num_transitions

@@ -116,3 +116,46 @@ def test_names_round_trip_and_non_ascii_is_refused(tmp_path, names):
     else:
         with pytest.raises(ValueError, match="behaviour names must be ASCII"):
             save_dataset(tmp_path / "two.h5", two)
+
+
+def test_select_keeps_the_chosen_behaviours_episodes_in_order(tmp_path, capsys):
+    source = collect_mixture(tmp_path, "m.h5", episodes=12, save_all=True).out
+    ds = load_dataset(source)
+    out = tmp_path / "open.h5"
+    assert cli_main(["data", "select", str(source), "--behaviour", "open",
+                     "--out", str(out)]) == 0
+    kept = load_dataset(out)
+    rows = np.flatnonzero(ds.behaviour == "open")
+    assert kept.num_episodes == len(rows) > 0 and set(kept.behaviour.tolist()) == {"open"}
+    for k, row in enumerate(rows):
+        a = ds.actions[ds.episode_starts[row]:ds.episode_starts[row] + ds.lengths[row]]
+        assert np.array_equal(kept.actions[kept.episode_starts[k]:
+                                           kept.episode_starts[k] + kept.lengths[k]], a)
+    assert np.array_equal(kept.success, ds.success[rows])
+    assert kept.attrs["selected_behaviours"] == ["open"]
+    assert kept.attrs["num_successes"] == int(ds.success[rows].sum())
+    assert "num_attempted_episodes" not in kept.attrs  # counted the source, not this file
+    assert f"wrote {out}: {len(rows)} episodes" in capsys.readouterr().out
+    assert validate_file(out) == []
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unknown", "has no episode of behaviour 'grasp'; it holds open, wander"),
+    ("unnamed", "does not name its episodes' behaviours"),
+    ("exists", "already exists; pass --overwrite"),
+])
+def test_select_refuses_with_one_line(tmp_path, capsys, case, message):
+    source = collect_mixture(tmp_path, "m.h5", save_all=True).out
+    out = tmp_path / "out.h5"
+    if case == "unnamed":
+        source = tmp_path / "plain.h5"
+        collect(CollectConfig("fake/Drawer-v0", "fake_open", 3, source, image_size=8),
+                env_factory=fakes.fake_env_factory, policy_factory=fakes.fake_policy_factory,
+                progress=False)
+    if case == "exists":
+        out.write_bytes(b"")
+    name = "grasp" if case == "unknown" else "open"
+    assert cli_main(["data", "select", str(source), "--behaviour", name,
+                     "--out", str(out)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]

@@ -35,6 +35,15 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     mer.add_argument("--overwrite", action="store_true")
     mer.set_defaults(func=run_merge)
 
+    sel = sub.add_parser("select", help="keep the episodes of chosen behaviours (e.g. a prior "
+                                        "without its irrelevant episodes)")
+    sel.add_argument("file")
+    sel.add_argument("--behaviour", nargs="+", required=True, metavar="NAME",
+                     help="behaviours to keep, as `cog data info` lists them")
+    sel.add_argument("--out", required=True)
+    sel.add_argument("--overwrite", action="store_true")
+    sel.set_defaults(func=run_select)
+
     exp = sub.add_parser("export-minari", help="write a local Minari dataset")
     exp.add_argument("file")
     exp.add_argument("--name", required=True, help="dataset id, e.g. cog/closed-drawer-v0")
@@ -108,6 +117,16 @@ def run_merge(args: argparse.Namespace) -> int:
     episodes, transitions = merge_files(args.inputs, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out}: {episodes} episodes, {transitions} transitions "
           f"from {len(args.inputs)} files")
+    return 0
+
+
+def run_select(args: argparse.Namespace) -> int:
+    from data_collection.tools import select_behaviours
+
+    episodes, transitions = select_behaviours(args.file, args.behaviour, args.out,
+                                              overwrite=args.overwrite)
+    print(f"wrote {args.out}: {episodes} episodes, {transitions} transitions "
+          f"({', '.join(args.behaviour)})")
     return 0
 
 
