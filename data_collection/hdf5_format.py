@@ -225,7 +225,12 @@ def _encode_behaviour(names: np.ndarray) -> np.ndarray:
 
 def _read_behaviour(h5: h5py.File) -> np.ndarray | None:
     node = h5.get(BEHAVIOUR_KEY)
-    return None if node is None else np.char.decode(node[()], "ascii")
+    if node is None:
+        return None
+    try:
+        return np.char.decode(node[()], "ascii")
+    except UnicodeDecodeError:
+        raise DatasetFormatError(f"'{BEHAVIOUR_KEY}' holds names that are not ASCII") from None
 
 
 def _layout(comp: dict[str, Any], shape: tuple[int, ...], dtype: Any) -> dict[str, Any]:
@@ -447,7 +452,10 @@ def _read(path: Path) -> tuple[Dataset | None, list[str]]:
             # One read per array: the trainer samples from RAM, never from the file.
             specs = array_specs(attrs["schema_version"])
             arrays = {key: h5[key][()] for key, *_ in specs}
-            behaviour = _read_behaviour(h5)
+            try:
+                behaviour = _read_behaviour(h5)
+            except DatasetFormatError as exc:
+                return None, [f"{path}: {exc}"]
     except OSError as exc:
         return None, [f"{path}: cannot be read (truncated or corrupt HDF5): {exc}"]
     lengths = arrays["lengths"].astype(np.int64)

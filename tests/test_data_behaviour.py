@@ -159,3 +159,15 @@ def test_select_refuses_with_one_line(tmp_path, capsys, case, message):
                      "--out", str(out)]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_non_ascii_names_in_a_file_are_one_reported_problem(tmp_path, capsys):
+    path = collect_mixture(tmp_path, "m.h5").out
+    with h5py.File(path, "a") as h5:
+        n = h5["behaviour"].shape[0]
+        del h5["behaviour"]
+        h5.create_dataset("behaviour", data=np.array(["wänder".encode()] * n))
+    assert validate_file(path) == [f"{path}: 'behaviour' holds names that are not ASCII"]
+    assert cli_main(["data", "info", str(path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'behaviour' holds names that are not ASCII" in err[0]
