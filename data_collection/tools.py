@@ -94,6 +94,14 @@ def _stats(x: np.ndarray) -> dict[str, float]:
     return {"mean": float(x.mean()), "min": float(x.min()), "max": float(x.max())}
 
 
+def _check_out(inputs: list[Path], out: Path, overwrite: bool) -> None:
+    """Refuse an output that is one of the inputs, or that exists without ``overwrite``."""
+    if any(p.exists() and p.resolve() == out.resolve() for p in inputs):
+        raise ValueError(f"--out {out} is also an input; write to a new file")
+    if out.exists() and not overwrite:
+        raise ValueError(f"{out} already exists; pass --overwrite to replace it")
+
+
 def _seeds(attrs: dict[str, Any]) -> list[int]:
     return [int(s) for s in attrs.get("source_seeds", [attrs.get("seed", -1)])]
 
@@ -112,10 +120,7 @@ def merge_files(
     for p in paths:
         if not p.exists():
             raise FileNotFoundError(f"dataset file not found: {p}")
-        if p.resolve() == out.resolve():
-            raise ValueError(f"--out {out} is also an input; write to a new file")
-    if out.exists() and not overwrite:
-        raise ValueError(f"{out} already exists; pass --overwrite to replace it")
+    _check_out(paths, out, overwrite)
     all_attrs = [read_attrs(p) for p in paths]
     first = all_attrs[0]
     for p, attrs in zip(paths[1:], all_attrs[1:], strict=True):
@@ -157,10 +162,7 @@ def select_behaviours(
     (atomically), in their original order: e.g. a prior with irrelevant behaviour without its
     distractors, to train on the same useful episodes alone. Returns (episodes, transitions)."""
     path, out = Path(path), Path(out)
-    if out.exists() and out.resolve() == path.resolve():
-        raise ValueError(f"--out {out} is the input; write to a new file")
-    if out.exists() and not overwrite:
-        raise ValueError(f"{out} already exists; pass --overwrite to replace it")
+    _check_out([path], out, overwrite)
     ds = load_dataset(path)
     if ds.behaviour is None:
         raise ValueError(f"{path} does not name its episodes' behaviours (collected before "
