@@ -284,13 +284,35 @@ def run_sweep(cfg: SweepConfig) -> dict:
     finally:
         if started:
             ray.shutdown()
-    return write_report(cfg, runs)
+    return write_report(cfg, runs + folder_neighbours(cfg, runs))
 
 
 def setup_runs(cfg: SweepConfig, setup: str, prior: Path, task: Path) -> list[Run]:
     return [Run(setup, m, s, run_dir_for(cfg, setup, m, s),
                 method_config(cfg, setup, m, s, prior, task))
             for m in cfg.methods for s in cfg.seeds]
+
+
+def folder_neighbours(cfg: SweepConfig, runs: list[Run]) -> list[Run]:
+    """Runs already in the output folders that this command did not ask for: the other
+    methods and seeds of a grid resumed one method at a time (``--methods task_only``).
+    They join the report with their own saved config, so a table built over several
+    commands never loses a row; they are not trained."""
+    known = {r.run_dir.resolve() for r in runs}
+    methods = (*METHODS, *cfg.variants)
+    out = []
+    for setup in cfg.setups:
+        folder = run_dir_for(cfg, setup, "x", 0).parent
+        for path in sorted(folder.glob("*_seed*")) if folder.is_dir() else []:
+            method, _, seed = path.name.rpartition("_seed")
+            if (method not in methods or not seed.isdigit() or path.resolve() in known
+                    or not (path / "config.json").is_file()):
+                continue
+            run = Run(setup, method, int(seed), path, TrainConfig.load(path / "config.json"))
+            if finished(run):
+                run.success = final_success(path)
+            out.append(run)
+    return out
 
 
 def _train_all(cfg: SweepConfig, runs: list[Run], ray) -> None:
@@ -451,6 +473,8 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
              f"{_steps(cfg.train.steps)} yet); best: each seed's best evaluation; Q: the last "
              "logged average Q on dataset actions / on the policy's actions."]
     summary: dict = {}
+    # The grid's methods first, then any other method found in the folders.
+    methods = list(dict.fromkeys([*cfg.methods, *(r.method for r in runs)]))
     for setup in cfg.setups:
         ours = [r for r in runs if r.setup == setup]
         lines += ["", f"## {setup} (evaluated in `{SETUPS[setup].eval_env}`)", "",
@@ -458,7 +482,7 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
                   "| Q data / policy (per seed) |", "|---|---|---|---|---|"]
         summary[setup] = {}
         outcomes: dict[str, list[tuple[Run, Outcome]]] = {}
-        for method in cfg.methods:
+        for method in methods:
             mine = [r for r in ours if r.method == method]
             got = [(r, o) for r in mine if not r.error
                    for o in [run_outcome(r.run_dir)] if o is not None]
@@ -490,7 +514,7 @@ def write_report(cfg: SweepConfig, runs: list[Run]) -> dict:
         png = plot_mean_curves(cfg, setup, curves, folder / "success.png")
         lines += ["", f"![success against steps]({png.relative_to(out)})", ""]
         gifs = []
-        for method in cfg.methods:
+        for method in methods:
             videos = sorted((outcomes[method][0][0].run_dir / "videos").glob("*.gif")) \
                 if outcomes[method] else []
             if videos:
@@ -518,15 +542,19 @@ def report_sweep(cfg: SweepConfig) -> dict:
     for run in runs:
         if finished(run) or (run.cfg.time_limit_minutes > 0 and _progress(run) >= _size(run)):
             run.success = final_success(run.run_dir)
-    return write_report(cfg, runs)
+    return write_report(cfg, runs + folder_neighbours(cfg, runs))
 
 
 def missing_runs(cfg: SweepConfig, summary: dict) -> int:
     """Runs of the grid without a finished evaluation in ``summary`` (failed, not started
-    or unfinished)."""
-    done = sum(len(m["per_seed"]) - len(m.get("unfinished", ()))
-               for s in summary.values() for m in s.values())
-    return len(cfg.setups) * len(cfg.methods) * len(cfg.seeds) - done
+    or unfinished); runs of the folder outside the grid do not count either way."""
+    missing = 0
+    for setup in cfg.setups:
+        for method in cfg.methods:
+            got = summary.get(setup, {}).get(method, {})
+            done = set(got.get("per_seed", {})) - {str(s) for s in got.get("unfinished", ())}
+            missing += sum(str(seed) not in done for seed in cfg.seeds)
+    return missing
 
 
 def plot_mean_curves(cfg: SweepConfig, setup: str, curves_by_method: dict[str, list[dict]],
@@ -536,8 +564,7 @@ def plot_mean_curves(cfg: SweepConfig, setup: str, curves_by_method: dict[str, l
     from cog.plotting import new_figure, save_png
 
     fig, ax = new_figure(figsize=(5.5, 3.6))
-    for method in cfg.methods:
-        curves = curves_by_method.get(method, [])
+    for method, curves in curves_by_method.items():
         # Every evaluated step, over the seeds that reached it: a run still training (or
         # stopped early) shortens no other seed's curve.
         steps = sorted(set().union(*curves))
@@ -550,7 +577,8 @@ def plot_mean_curves(cfg: SweepConfig, setup: str, curves_by_method: dict[str, l
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel("gradient steps")
     ax.set_ylabel("success rate")
-    ax.set_title(f"{setup}, {cfg.train.obs}, {len(cfg.seeds)} seed(s)")
+    seeds = max((len(c) for c in curves_by_method.values()), default=0)
+    ax.set_title(f"{setup}, {cfg.train.obs}, {seeds} seed(s)")
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend()

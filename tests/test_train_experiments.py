@@ -252,3 +252,32 @@ def test_report_only_counts_a_time_limited_run_as_finished_once_its_minutes_are_
     train.flush()
     assert report_sweep(cfg)["closed-drawer"]["cog"]["unfinished"] == []
     assert "| cog | 0.40 ± 0.00 | 0.40 |" in (tmp_path / "report.md").read_text()
+
+
+def test_a_grid_resumed_one_method_at_a_time_keeps_every_row_of_its_folder(tmp_path, capsys):
+    """`--methods task_only` on a folder that already holds COG and BC runs: the report and
+    summary.json keep their rows (read with their own saved configs), and only the runs the
+    command asked for count as missing."""
+    from cog.cli import main
+
+    out = tmp_path / "grid"
+    cfg = SweepConfig(out=str(out), methods=("cog", "bc"), seeds=(0,))
+    cfg.train = replace(cfg.train, steps=300)
+    fake_run(run_dir_for(cfg, "closed-drawer", "cog", 0), {300: 0.7}, q_data=[-2.0, -3.0, -4.0],
+             config=replace(cfg.train, steps=300))
+    fake_run(run_dir_for(cfg, "closed-drawer", "bc", 0), {100: 0.4},
+             config=replace(cfg.train, steps=300, algo="bc"))  # stopped at 100 of 300
+    (out / "notes_seedx").mkdir()  # not a run folder: ignored
+    (out / "task_only_seed5").mkdir()  # no config.json: never started, ignored
+
+    code = main(["sweep", "--out", str(out), "--setups", "closed-drawer", "--methods",
+                 "task_only", "--seeds", "0", "--steps", "300", "--report-only"])
+    assert code == 1
+    assert "1 run(s) not finished" in capsys.readouterr().out  # task_only seed 0 only
+    report = (out / "report.md").read_text()
+    assert "| task_only | - | not started | - | - |" in report
+    assert "| cog | 0.70 ± 0.00 | 0.70 | 0.70 ± 0.00 | -4.0 / -5.0 |" in report
+    assert "| bc | 0.40 ± 0.00 | 0.40 (at 100 of 300) |" in report
+    summary = json.loads((out / "summary.json").read_text())["closed-drawer"]
+    assert set(summary) == {"cog", "bc"}
+    assert summary["cog"]["unfinished"] == [] and summary["bc"]["unfinished"] == [0]
