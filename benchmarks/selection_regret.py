@@ -9,7 +9,9 @@ lets every selector (``cog.selection``) pick a snapshot *without* looking at it,
 regret = best success in hindsight - success of the pick. A run's RUN/selection.json (from
 `cog select` or an earlier pass) is reused when it used the same snapshots and FQE settings.
 The JSON is shaped {selector: {"mean_regret": x, "runs": n}}; the per-run rows go to OUT
-with ``_runs`` added.
+with ``_runs`` added. With ``--merge`` the rows already in that file are kept for every run
+not scored now (a table built over sessions whose earlier run folders are gone), and the
+means cover them all.
 """
 
 from __future__ import annotations
@@ -80,6 +82,13 @@ def summarise(rows: list[dict], selectors: tuple[str, ...] = SELECTORS) -> dict:
     return out
 
 
+def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
+    """The earlier rows of runs not scored now, then the new rows: a run scored again
+    replaces its earlier row."""
+    scored = {r["run"] for r in new}
+    return [r for r in old if r["run"] not in scored] + new
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
@@ -89,6 +98,8 @@ def main() -> None:
     p.add_argument("--fqe-where-saved", action="store_true",
                    help="score FQE only on runs whose selection.json already has it (FQE "
                         "on an image run costs tens of minutes per run on a CPU)")
+    p.add_argument("--merge", action="store_true",
+                   help="keep OUT's earlier per-run rows for runs not given now")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/selection_regret.json"))
     args = p.parse_args()
@@ -96,6 +107,9 @@ def main() -> None:
     selectors = tuple(args.selectors)
     rows = regret_rows(args.runs, FQEConfig(steps=args.fqe_steps), selectors,
                        args.fqe_where_saved)
+    runs_json = args.out.with_name(args.out.stem + "_runs.json")
+    if args.merge and runs_json.is_file():
+        rows = merge_rows(json.loads(runs_json.read_text()), rows)
     summary = summarise(rows, selectors)
     print("\n| run | snapshots | best in hindsight | " + " | ".join(selectors) + " |")
     print("|---|---|---|" + "---|" * len(selectors))
@@ -111,8 +125,7 @@ def main() -> None:
         mean = "-" if s["mean_regret"] is None else f"{s['mean_regret']:.3f}"
         print(f"| {name} | {mean} | {s['runs']} |")
     write_text_atomic(args.out, json.dumps(summary, indent=2) + "\n")
-    write_text_atomic(args.out.with_name(args.out.stem + "_runs.json"),
-                      json.dumps(rows, indent=2) + "\n")
+    write_text_atomic(runs_json, json.dumps(rows, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

@@ -134,6 +134,29 @@ def test_the_regret_table_scores_fqe_only_where_it_was_saved(tiny_run, tmp_path,
         regret.regret_rows([without], fqe, ("workflow", "fqe", "last"))
 
 
+def test_the_regret_table_merges_earlier_rows_and_replaces_rescored_runs():
+    """`--merge`: rows of runs whose folders are gone stay in the table; a run scored again
+    replaces its earlier row, never counts twice."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_regret.py"
+    spec = importlib.util.spec_from_file_location("selection_regret", script)
+    regret = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regret)
+
+    def row(run, last):
+        return {"run": run, "best": 0.5, "last": {"step": 1, "success": last,
+                                                    "regret": 0.5 - last}}
+
+    old = [row("gone", 0.5), row("again", 0.0)]
+    merged = regret.merge_rows(old, [row("again", 0.3), row("new", 0.1)])
+    assert [r["run"] for r in merged] == ["gone", "again", "new"]
+    assert merged[1]["last"]["success"] == 0.3
+    summary = regret.summarise(merged, ("last",))["last"]
+    assert summary["runs"] == 3 and summary["mean_regret"] == pytest.approx((0 + 0.2 + 0.4) / 3)
+
+
 def test_cog_select_writes_its_evidence(tiny_run, capsys):
     assert main(["select", str(tiny_run), "--selectors", "workflow", "last"]) == 0
     out = capsys.readouterr().out
