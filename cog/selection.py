@@ -8,9 +8,10 @@ the simulator, and names one snapshot step:
 - ``workflow``: Kumar, Singh, Tian, Finn and Levine's workflow for offline model-free robotic
   RL (CoRL 2021). Average Q on dataset actions rises while the critic learns and falls when it
   overfits, so pick the snapshot at the peak of that curve (smoothed over three snapshots),
-  after the behaviour-cloning warm-up. Guard: snapshots whose held-out TD error is more than
+  after the behaviour-cloning warm-up. Guards: snapshots whose held-out TD error is more than
   twice the run's lowest are passed over (a critic that does not fit unseen transitions of the
-  same data is not to be trusted at its peak).
+  same data is not to be trusted at its peak), and so are snapshots whose Q on data is above
+  the most any return of the data can be (``q/bound``: a diverged critic's "peak").
 - ``fqe``: fitted Q evaluation (Le, Voloshin and Yue, 2019) of each snapshot's deterministic
   policy on the run's own training data (prior rewards relabelled as in training), then its
   mean value at the *prior* episodes' first observations. In every COG setup the prior data
@@ -94,6 +95,17 @@ def snapshot_rows(run_dir: str | os.PathLike) -> list[dict[str, float]]:
 
 
 # --- the selectors ----------------------------------------------------------------------------
+def diverged(q_data: float, bound: float) -> bool:
+    """Q on dataset actions clearly above the most any return of the data can be (the
+    trainer's ``q/bound``); a margin of 10% of the bound plus one reward unit allows for a
+    saturated critic's estimation noise."""
+    return q_data > bound + 0.1 * abs(bound) + 1.0
+
+
+def _diverged_row(r: dict[str, float]) -> bool:
+    return "q/bound" in r and "q/data" in r and diverged(r["q/data"], r["q/bound"])
+
+
 def select_last(rows: list[dict[str, float]]) -> tuple[int, str]:
     return int(rows[-1]["step"]), "the final snapshot"
 
@@ -116,13 +128,17 @@ def select_workflow(rows: list[dict[str, float]], cfg: TrainConfig) -> tuple[int
         return select_last(rows)[0], "no Q statistics (a BC run): fell back to the last"
     after = after_warmup(rows, cfg) or have_q
     q = smooth([r["q/data"] for r in after])
-    candidates = list(range(len(after)))
-    guard = ""
+    candidates = [i for i, r in enumerate(after) if not _diverged_row(r)]
+    if not candidates:
+        return select_last(rows)[0], ("Q on data is above the most any return can be at "
+                                      "every snapshot (diverged): fell back to the last")
+    guard = (f"; {len(after) - len(candidates)} passed over for Q above its bound"
+             if len(candidates) < len(after) else "")
     tds = [r.get("heldout/td_error", math.nan) for r in after]
     if all(math.isfinite(t) for t in tds):
         floor = min(tds)
         kept = [i for i in candidates if tds[i] <= 2.0 * floor]
-        guard = f"; {len(candidates) - len(kept)} passed over for held-out TD > 2x its lowest"
+        guard += f"; {len(candidates) - len(kept)} passed over for held-out TD > 2x its lowest"
         candidates = kept
     best = max(candidates, key=lambda i: (q[i], after[i]["step"]))
     return int(after[best]["step"]), (f"peak of smoothed Q on data ({q[best]:.2f}) among "
@@ -140,6 +156,13 @@ def diagnose(rows: list[dict[str, float]], cfg: TrainConfig) -> list[str]:
     - Held-out TD error: at the last snapshot more than twice its lowest, i.e. the critic
       fits unseen transitions of the same data worse than it did."""
     out = []
+    gone = [r for r in rows if _diverged_row(r)]
+    if gone:
+        first = gone[0]
+        out.append(f"diverged: Q on data {first['q/data']:.1f} at step {int(first['step'])} is "
+                   f"above {first['q/bound']:.1f}, the most any return of this data can be "
+                   f"({len(gone)} of {len(rows)} snapshots); no pick among them is "
+                   "trustworthy: regularise the critic (--critic-layer-norm)")
     after = after_warmup(rows, cfg)
     if len(after) >= 3:
         q = smooth([r["q/data"] for r in after])

@@ -33,6 +33,7 @@ from cog.evaluation import TorchPolicy, check_env_match, evaluate, make_env
 from cog.logger import CsvLog, TensorBoard
 from cog.networks import ActorCritic, NetSpec
 from cog.replay import Batch, ReplayBuffer
+from cog.selection import diverged
 from cog.snapshots import prune_after, save_snapshot, snapshot_dir
 from data_collection.dataset import Dataset
 
@@ -206,6 +207,8 @@ class Trainer:
         self.snapshot_log = CsvLog(snapshot_dir(self.run_dir) / "index.csv")
         # A fixed batch of held-out transitions, scored at every snapshot (None: no split).
         self.heldout = self.buffer.heldout_batch(512, seed=cfg.seed)
+        self.q_bound = self.buffer.value_bound(cfg.discount)
+        self.warned_divergence = False
         if not _resuming:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             cfg.save(self.run_dir / "config.json")
@@ -318,6 +321,14 @@ class Trainer:
         """Keep this step's policy and its evidence: the last training window's statistics
         and, with a held-out split, the held-out TD error and Q (``cog select`` reads them)."""
         stats = {k: v for k, v in train_stats.items() if not k.startswith("eval/")}
+        if "q/data" in stats:
+            stats["q/bound"] = self.q_bound
+            if diverged(stats["q/data"], self.q_bound) and not self.warned_divergence:
+                self.warned_divergence = True
+                log.warning("step %d: Q on dataset actions is %.1f, above %.1f, the most any "
+                            "return of this data can be: the critic is diverging (snapshots "
+                            "from here on are suspect; --critic-layer-norm steadies it)",
+                            self.step, stats["q/data"], self.q_bound)
         if self.heldout is not None and hasattr(self.algo, "heldout_stats"):
             self.nets.eval()
             try:

@@ -203,6 +203,59 @@ def test_diagnosis_flags_a_falling_q_and_a_rising_heldout_td_and_nothing_else():
     assert warning.startswith("held-out TD error 2.5 at the last snapshot is 2.5x its lowest")
 
 
+def test_a_critic_above_the_most_any_return_can_be_is_flagged_and_never_picked():
+    """The irrelevant-prior pick-and-place run of RESULTS.md: Q on data climbs from -25 to
+    2,845 against a bound of 100. Its snapshots above the bound are diverged, not a peak."""
+    cfg = TrainConfig(bc_warmup_steps=0)
+    qs = [-25.3, -29.6, -20.4, -12.3, -4.3, 49.5, 200.2, 504.7, 2844.5]
+    rows = [{"step": 2500 * (i + 1), "q/data": q, "q/bound": 100.0} for i, q in enumerate(qs)]
+    step, why = select_workflow(rows, cfg)
+    assert step == 6 * 2500 and "3 passed over for Q above its bound" in why
+    (warning,) = diagnose(rows, cfg)
+    assert warning.startswith("diverged: Q on data 200.2 at step 17500 is above 100.0")
+    assert "(3 of 9 snapshots)" in warning
+    # A saturated critic (the time-to-success runs peaked at 100.7) is not a diverged one.
+    assert diagnose([{**r, "q/data": min(r["q/data"], 100.7)} for r in rows], cfg) == []
+    every = [{**r, "q/data": 500.0} for r in rows]
+    assert select_workflow(every, cfg) == (rows[-1]["step"], "Q on data is above the most "
+                                           "any return can be at every snapshot (diverged): "
+                                           "fell back to the last")
+
+
+def test_the_value_bound_comes_from_the_rewards_trained_on():
+    task = random_dataset(6, 5, image_size=4, seed=3)  # reward 1 everywhere
+    prior = random_dataset(6, 5, image_size=4, seed=4, reward=3.0)
+    assert ReplayBuffer(task, prior, use_images=False).value_bound(0.99) == \
+        pytest.approx(100.0)  # the prior's 3s are relabelled to 0, as COG does
+    assert ReplayBuffer(task, prior, use_images=False, relabel_prior=False,
+                        n_step=3).value_bound(0.9) == pytest.approx(30.0)  # one-step rewards
+    negative = random_dataset(6, 5, image_size=4, seed=3, reward=-1.0)
+    assert ReplayBuffer(negative, None, use_images=False).value_bound(0.99) == 0.0
+
+
+def test_snapshots_carry_the_value_bound(tiny_run):
+    rows = (tiny_run / "snapshots" / "index.csv").read_text().splitlines()
+    column = rows[0].split(",").index("q/bound")
+    # the task's rewards are 1, the prior's relabelled to 0: 1 / (1 - 0.99)
+    assert all(float(r.split(",")[column]) == pytest.approx(100.0) for r in rows[1:])
+
+
+def test_the_trainer_warns_once_when_its_critic_diverges(tmp_path, caplog):
+    from cog.trainer import Trainer
+
+    cfg = TrainConfig(obs="state", steps=2, batch_size=4, progress=False, log_every=1)
+    trainer = Trainer(cfg, tmp_path / "run", task=random_dataset(2, 3, image_size=8))
+    assert trainer.q_bound == pytest.approx(100.0)
+    with caplog.at_level("WARNING", logger="cog.trainer"):
+        trainer.snapshot({"q/data": 105.0})  # saturated, not diverged
+        assert caplog.text == ""
+        for q in (434.0, 560.0):
+            trainer.snapshot({"q/data": q})
+            assert trainer.snapshot_log.rows[-1]["q/bound"] == pytest.approx(100.0)
+    assert caplog.text.count("the critic is diverging") == 1
+    assert "Q on dataset actions is 434.0, above 100.0" in caplog.text
+
+
 def test_the_heldout_split_never_reaches_training():
     task = random_dataset(20, 5, image_size=4, seed=3)
     prior = random_dataset(20, 5, image_size=4, seed=4)
