@@ -102,6 +102,21 @@ def diverged(q_data: float, bound: float) -> bool:
     return q_data > bound + 0.1 * abs(bound) + 1.0
 
 
+def data_value_bound(cfg: TrainConfig) -> float | None:
+    """The run's ``q/bound`` from its datasets, for runs whose snapshots predate it; None
+    when the files have moved."""
+    from cog.replay import ReplayBuffer
+    from cog.trainer import load_datasets
+
+    try:
+        task, prior = load_datasets(cfg)
+    except (OSError, ValueError):
+        return None
+    buffer = ReplayBuffer(task, prior, use_images=False, relabel_prior=cfg.relabel_prior_rewards,
+                          prior_reward_value=cfg.prior_reward_value)
+    return buffer.value_bound(cfg.discount)
+
+
 def _diverged_row(r: dict[str, float]) -> bool:
     return "q/bound" in r and "q/data" in r and diverged(r["q/data"], r["q/bound"])
 
@@ -251,6 +266,10 @@ def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTOR
         raise ValueError(f"unknown selector(s) {unknown}; choose from {', '.join(SELECTORS)}")
     rows = snapshot_rows(run_dir)
     cfg = TrainConfig.load(Path(run_dir) / "config.json")
+    if any("q/data" in r and "q/bound" not in r for r in rows):
+        bound = data_value_bound(cfg)  # snapshots from before the trainer recorded it
+        if bound is not None:
+            rows = [{**r, "q/bound": bound} if "q/data" in r else r for r in rows]
     steps = [int(r["step"]) for r in rows]
     sel = Selection(str(run_dir), steps, {}, diagnosis=diagnose(rows, cfg))
     for key in ("q/data", "heldout/td_error", "heldout/q_data"):

@@ -240,6 +240,17 @@ def test_snapshots_carry_the_value_bound(tiny_run):
     assert all(float(r.split(",")[column]) == pytest.approx(100.0) for r in rows[1:])
 
 
+def test_runs_from_before_q_bound_get_it_from_their_data(tiny_run, tmp_path):
+    from dataclasses import replace
+
+    from cog.selection import data_value_bound
+
+    cfg = TrainConfig.load(tiny_run / "config.json")
+    assert data_value_bound(cfg) == pytest.approx(100.0)
+    assert data_value_bound(replace(cfg, discount=0.9)) == pytest.approx(10.0)
+    assert data_value_bound(replace(cfg, task=str(tmp_path / "moved.h5"))) is None
+
+
 def test_the_trainer_warns_once_when_its_critic_diverges(tmp_path, caplog):
     from cog.trainer import Trainer
 
