@@ -115,11 +115,9 @@ class ReplayBuffer:
         self.images = to_dev([ds.images for ds in parts]) if use_images else None
         self.actions = to_dev([ds.actions for ds in parts], torch.float32)
         self.rewards = to_dev(rewards, torch.float32)
-        # The one-step rewards' range (as trained on: prior relabelled), before any n-step
-        # sums: what bounds every return, see value_bound().
-        all_rewards = np.concatenate(rewards)
-        self.reward_range = (float(all_rewards.min(initial=0.0)),
-                             float(all_rewards.max(initial=0.0)))
+        # The largest one-step reward (as trained on: prior relabelled), before any n-step
+        # sums, floored at 0: what bounds every return, see value_bound().
+        self.max_reward = float(np.concatenate(rewards).max(initial=0.0))
         self.dones = to_dev([ds.terminals for ds in parts], torch.float32)
         self.obs_index = to_dev(obs_index)
         self.from_task = to_dev(is_task)
@@ -156,7 +154,7 @@ class ReplayBuffer:
         wherever an episode ends: max(r, 0) / (1 - discount); 100 for COG's 0/1 rewards at
         discount 0.99. A conservative critic may sit below the true values (CQL's lower
         bound), but Q on the data above this is divergence, not learning."""
-        return max(self.reward_range[1], 0.0) / (1.0 - discount)
+        return self.max_reward / (1.0 - discount)
 
     @property
     def num_task(self) -> int:
