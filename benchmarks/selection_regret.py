@@ -11,13 +11,15 @@ regret = best success in hindsight - success of the pick. A run's RUN/selection.
 The JSON is shaped {selector: {"mean_regret": x, "runs": n}}; the per-run rows go to OUT
 with ``_runs`` added. With ``--merge`` the rows already in that file are kept for every run
 not scored now (a table built over sessions whose earlier run folders are gone), and the
-means cover them all.
+means cover them all. Each row keeps the snapshots' training statistics (``statistics``), so
+that a selector written later can be scored on runs whose folders are gone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -25,15 +27,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from cog.config import TrainConfig  # noqa: E402
 from cog.selection import (  # noqa: E402
     SELECTORS,
     FQEConfig,
     saved_selection,
     select_run,
+    snapshot_rows,
     true_success,
     write_selection,
 )
 from envs.atomic import write_text_atomic  # noqa: E402
+
+# The training statistics the free selectors read, kept with every row: a selector written
+# later can be scored on runs whose folders are gone (machines are replaced between sessions).
+KEPT_STATISTICS = ("q/data", "q/bound", "heldout/td_error", "heldout/q_data", "loss/bellman")
+
+
+def kept_statistics(run: Path) -> dict:
+    """The snapshot statistics and the config values the free selectors need."""
+    cfg = TrainConfig.load(run / "config.json")
+    rows = [{"step": int(r["step"]), **{k: r[k] for k in KEPT_STATISTICS
+                                        if k in r and math.isfinite(r[k])}}
+            for r in snapshot_rows(run)]
+    return {"bc_warmup_steps": cfg.bc_warmup_steps, "bellman_weight": cfg.bellman_weight,
+            "snapshots": rows}
 
 
 def regret_rows(runs: list[Path], fqe: FQEConfig,
@@ -62,7 +80,8 @@ def regret_rows(runs: list[Path], fqe: FQEConfig,
             continue
         best = max(scored.values())
         row = {"run": str(run), "best": best, "snapshots": len(scored),
-               "success": {str(s): v for s, v in scored.items()}}
+               "success": {str(s): v for s, v in scored.items()},
+               "statistics": kept_statistics(run)}
         for name, step in sel.picks.items():
             picked = scored.get(step)
             row[name] = {"step": step, "success": picked,

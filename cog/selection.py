@@ -141,14 +141,17 @@ def select_workflow(rows: list[dict[str, float]], cfg: TrainConfig) -> tuple[int
     have_q = [r for r in rows if "q/data" in r]
     if not have_q:
         return select_last(rows)[0], "no Q statistics (a BC run): fell back to the last"
-    after = after_warmup(rows, cfg) or have_q
-    q = smooth([r["q/data"] for r in after])
-    candidates = [i for i, r in enumerate(after) if not _diverged_row(r)]
-    if not candidates:
+    warm = after_warmup(rows, cfg) or have_q
+    # Diverged snapshots go before smoothing, so that a diverged neighbour's huge Q cannot
+    # lift the smoothed value of a snapshot kept beside it.
+    after = [r for r in warm if not _diverged_row(r)]
+    if not after:
         return select_last(rows)[0], ("Q on data is above the most any return can be at "
                                       "every snapshot (diverged): fell back to the last")
-    guard = (f"; {len(after) - len(candidates)} passed over for Q above its bound"
-             if len(candidates) < len(after) else "")
+    q = smooth([r["q/data"] for r in after])
+    candidates = list(range(len(after)))
+    guard = (f"; {len(warm) - len(after)} passed over for Q above its bound"
+             if len(after) < len(warm) else "")
     tds = [r.get("heldout/td_error", math.nan) for r in after]
     if all(math.isfinite(t) for t in tds):
         floor = min(tds)

@@ -308,7 +308,13 @@ def folder_neighbours(cfg: SweepConfig, runs: list[Run]) -> list[Run]:
             if (method not in methods or not seed.isdigit() or path.resolve() in known
                     or not (path / "config.json").is_file()):
                 continue
-            run = Run(setup, method, int(seed), path, TrainConfig.load(path / "config.json"))
+            try:
+                saved = TrainConfig.load(path / "config.json")
+            except (OSError, ValueError, TypeError) as exc:
+                # One damaged neighbour must not stop the report of the runs asked for.
+                log.warning("left out of the report: %s", exc)
+                continue
+            run = Run(setup, method, int(seed), path, saved)
             if finished(run):
                 run.success = final_success(path)
             out.append(run)

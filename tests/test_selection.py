@@ -121,6 +121,11 @@ def test_the_regret_table_scores_fqe_only_where_it_was_saved(tiny_run, tmp_path,
     rows = regret.regret_rows([with_fqe, without], fqe, ("workflow", "fqe", "last"),
                               fqe_where_saved=True)
     assert "fqe" in rows[0] and "fqe" not in rows[1]
+    # Each row keeps what the free selectors read: they give the same pick from it alone.
+    kept = rows[1]["statistics"]
+    assert [r["step"] for r in kept["snapshots"]] == [10, 20, 30]
+    assert select_workflow(kept["snapshots"], TrainConfig(
+        bc_warmup_steps=kept["bc_warmup_steps"]))[0] == rows[1]["workflow"]["step"]
     assert rows[1]["last"] == {"step": 30, "success": 0.2, "regret": pytest.approx(0.3)}
     summary = regret.summarise(rows, ("workflow", "fqe", "last"))
     assert summary["fqe"]["runs"] == 1 and summary["last"]["runs"] == 2
@@ -220,6 +225,16 @@ def test_a_critic_above_the_most_any_return_can_be_is_flagged_and_never_picked()
     assert select_workflow(every, cfg) == (rows[-1]["step"], "Q on data is above the most "
                                            "any return can be at every snapshot (diverged): "
                                            "fell back to the last")
+
+
+def test_a_diverged_neighbour_does_not_lift_the_smoothed_q_of_a_kept_snapshot():
+    """Smoothing over all snapshots gave step 5 (9, 8 and 500 average 172): the peak of a
+    curve the critic left. Over the kept ones the peak is at step 2."""
+    cfg = TrainConfig(bc_warmup_steps=0)
+    rows = [{"step": s, "q/data": q, "q/bound": 100.0}
+            for s, q in [(1, 10.0), (2, 12.0), (3, 11.0), (4, 9.0), (5, 8.0), (6, 500.0)]]
+    step, why = select_workflow(rows, cfg)
+    assert step == 2 and "peak of smoothed Q on data (11.00) among 5 snapshots" in why
 
 
 def test_the_value_bound_comes_from_the_rewards_trained_on():

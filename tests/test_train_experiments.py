@@ -254,7 +254,8 @@ def test_report_only_counts_a_time_limited_run_as_finished_once_its_minutes_are_
     assert "| cog | 0.40 ± 0.00 | 0.40 |" in (tmp_path / "report.md").read_text()
 
 
-def test_a_grid_resumed_one_method_at_a_time_keeps_every_row_of_its_folder(tmp_path, capsys):
+def test_a_grid_resumed_one_method_at_a_time_keeps_every_row_of_its_folder(tmp_path, capsys,
+                                                                           caplog):
     """`--methods task_only` on a folder that already holds COG and BC runs: the report and
     summary.json keep their rows (read with their own saved configs), and only the runs the
     command asked for count as missing."""
@@ -269,6 +270,8 @@ def test_a_grid_resumed_one_method_at_a_time_keeps_every_row_of_its_folder(tmp_p
              config=replace(cfg.train, steps=300, algo="bc"))  # stopped at 100 of 300
     (out / "notes_seedx").mkdir()  # not a run folder: ignored
     (out / "task_only_seed5").mkdir()  # no config.json: never started, ignored
+    (out / "bc_seed7").mkdir()
+    (out / "bc_seed7" / "config.json").write_text('{"steps": 3')  # damaged: left out
 
     code = main(["sweep", "--out", str(out), "--setups", "closed-drawer", "--methods",
                  "task_only", "--seeds", "0", "--steps", "300", "--report-only"])
@@ -276,6 +279,9 @@ def test_a_grid_resumed_one_method_at_a_time_keeps_every_row_of_its_folder(tmp_p
     assert "1 run(s) not finished" in capsys.readouterr().out  # task_only seed 0 only
     report = (out / "report.md").read_text()
     assert "| task_only | - | not started | - | - |" in report
+    assert "bc_seed7" not in report
+    assert any("left out of the report" in m and "bc_seed7" in m and "not valid JSON" in m
+               for m in caplog.messages)
     assert "| cog | 0.70 ± 0.00 | 0.70 | 0.70 ± 0.00 | -4.0 / -5.0 |" in report
     assert "| bc | 0.40 ± 0.00 | 0.40 (at 100 of 300) |" in report
     summary = json.loads((out / "summary.json").read_text())["closed-drawer"]
