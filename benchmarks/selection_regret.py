@@ -6,8 +6,9 @@
 For every run (with policy snapshots and, at the same steps, simulator evaluations: the
 stitching benchmark's runs have both) it takes each snapshot's true success from eval.csv,
 lets every selector (``cog.selection``) pick a snapshot *without* looking at it, and reports
-regret = best success in hindsight - success of the pick. A run's RUN/selection.json (from
-`cog select` or an earlier pass) is reused when it used the same snapshots and FQE settings.
+regret = best success in hindsight - success of the pick. The FQE values of a run's
+RUN/selection.json (from `cog select` or an earlier pass) are reused when they were computed
+on the same snapshots with the same settings; the free selectors are always run afresh.
 The JSON is shaped {selector: {"mean_regret": x, "runs": n}}; the per-run rows go to OUT
 with ``_runs`` added. With ``--merge`` the rows already in that file are kept for every run
 not scored now (a table built over sessions whose earlier run folders are gone), and the
@@ -63,13 +64,11 @@ def regret_rows(runs: list[Path], fqe: FQEConfig,
     for run in runs:
         success = true_success(run)
         try:
-            asked = selectors
-            sel = saved_selection(run, asked, fqe)
-            if sel is None and fqe_where_saved:
-                asked = tuple(s for s in selectors if s != "fqe")
-                sel = saved_selection(run, asked, fqe)
-            if sel is None:  # only new work is written: a saved FQE is never dropped
-                sel = select_run(run, asked, fqe)
+            sel = saved_selection(run, selectors, fqe)
+            if sel is None and fqe_where_saved:  # the free selectors alone
+                sel = saved_selection(run, tuple(s for s in selectors if s != "fqe"), fqe)
+            if sel is None:  # only new FQE work is written: a saved FQE is never dropped
+                sel = select_run(run, selectors, fqe)
                 write_selection(sel, run / "selection.json")
         except (ValueError, FileNotFoundError) as exc:
             print(f"skipped {run}: {exc}")

@@ -346,20 +346,26 @@ def write_selection(sel: Selection, path: str | os.PathLike) -> None:
 
 def saved_selection(run_dir: str | os.PathLike, selectors: tuple[str, ...],
                     fqe: FQEConfig) -> Selection | None:
-    """RUN/selection.json when it answers the same question (the same snapshots, every
-    selector asked for, and FQE with the same settings), else None: FQE costs minutes per
-    run, so the regret benchmark reuses what `cog select` already computed."""
+    """The selection for ``selectors``, reusing the FQE values of RUN/selection.json when
+    they were computed on the same snapshots with the same settings (FQE costs minutes per
+    run; the regret benchmark reuses what `cog select` computed). None when FQE is asked
+    for and no such values are saved. The free selectors are computed afresh every time, so
+    a rule changed since the file was written is the rule applied."""
+    free = tuple(s for s in selectors if s != "fqe")
+    if "fqe" not in selectors:
+        return select_run(run_dir, free)
     path = Path(run_dir) / "selection.json"
     if not path.is_file():
         return None
     try:
-        sel = Selection.from_dict(json.loads(path.read_text()))
+        saved = Selection.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError):
         return None
     steps = [int(r["step"]) for r in snapshot_rows(run_dir)]
-    if sel.steps != steps or any(s not in sel.picks for s in selectors):
+    if saved.steps != steps or "fqe" not in saved.picks or saved.fqe != asdict(fqe):
         return None
-    if "fqe" in selectors and sel.fqe != asdict(fqe):
-        return None
+    sel = select_run(run_dir, free)
+    sel.picks["fqe"], sel.notes["fqe"] = saved.picks["fqe"], saved.notes.get("fqe", "")
+    sel.evidence["fqe"], sel.fqe = saved.evidence["fqe"], saved.fqe
     sel.picks = {s: sel.picks[s] for s in selectors}
     return sel

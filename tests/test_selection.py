@@ -88,8 +88,16 @@ def test_a_saved_selection_is_reused_only_for_the_same_question(tiny_run):
     assert again.picks == {"fqe": sel.picks["fqe"], "last": 30}
     assert again.evidence == sel.evidence and again.diagnosis == sel.diagnosis
     assert saved_selection(tiny_run, ("fqe",), FQEConfig(steps=31)) is None  # other FQE
+    # Only FQE is reused: a free selector's saved pick (here one its rule would not make)
+    # is computed afresh, so a rule changed since the file was written applies.
+    stale = select_run(tiny_run, ("workflow", "fqe", "last"), fqe)
+    stale.picks["workflow"] = 999
+    write_selection(stale, tiny_run / "selection.json")
+    again = saved_selection(tiny_run, ("workflow", "fqe", "last"), fqe)
+    assert again.picks == sel.picks and list(again.picks) == ["workflow", "fqe", "last"]
     write_selection(select_run(tiny_run, ("last",)), tiny_run / "selection.json")
-    assert saved_selection(tiny_run, ("workflow", "last"), fqe) is None  # not computed
+    assert saved_selection(tiny_run, ("workflow", "fqe"), fqe) is None  # FQE not computed
+    assert saved_selection(tiny_run, ("workflow", "last"), fqe).picks["last"] == 30
 
 
 def test_the_regret_table_scores_fqe_only_where_it_was_saved(tiny_run, tmp_path, monkeypatch):
