@@ -52,3 +52,15 @@ def test_cog_sweep_recipe_from_a_flag_or_the_config_file_under_set(tmp_path):
     grid.write_text(json.dumps({"recipe": "gpu-magic"}))
     with pytest.raises(ValueError, match="unknown recipe 'gpu-magic'; choose from cpu-image"):
         sweep_config(build_parser().parse_args(["sweep", "--config", str(grid)]))
+
+
+def test_the_image_table_recipe_grid_trains_with_the_recipe():
+    """`benchmarks/grids/image_table_cpu_recipe.json` names the recipe in the file: its runs
+    must get every value of it (RESULTS.md's blocked-drawer figures depend on them)."""
+    from pathlib import Path
+
+    grid = Path(__file__).resolve().parents[1] / "benchmarks" / "grids" / \
+        "image_table_cpu_recipe.json"
+    cfg = sweep_config(build_parser().parse_args(["sweep", "--config", str(grid)]))
+    assert _values(cfg.train, CPU_IMAGE) == CPU_IMAGE
+    assert (cfg.train.steps, cfg.train.checkpoint_every) == (80_000, 2500)
