@@ -28,7 +28,8 @@ from cog.value_profile import PARTS, value_profile  # noqa: E402
 def summary_line(profile: dict, part: str) -> str:
     p = profile[part]
     line = (f"{part}: {p['episodes'][0]} episodes, up to {len(p['q_data'])} steps; Q on data "
-            f"{p['q_data'][0]:.1f} at t=0 -> {p['q_data'][-1]:.1f} at the end")
+            f"{p['q_data'][0]:.1f} at t=0 -> {p['q_data_last']:.1f} at the episodes' last "
+            "steps")
     if "chain" in p:
         line += (f" (propagated chain {p['chain'][0]:.1f} -> {p['chain'][-1]:.1f}; Q on data "
                  f"minus chain at t=0: {p['q_data'][0] - p['chain'][0]:+.1f})")

@@ -100,6 +100,9 @@ def _profile(values: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict:
         "q_policy": per_step([v[1] for v in values]),
         "action_error": per_step([v[2] for v in values]),
         "episodes": [sum(n > t for n in lengths) for t in range(max(lengths))],
+        # Q on data at each episode's own last step, averaged: where the episodes end. The
+        # per-step list's last entry covers only the longest episodes (a handful, often).
+        "q_data_last": float(np.mean([v[0][-1] for v in values])),
     }
 
 

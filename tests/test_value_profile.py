@@ -94,6 +94,18 @@ def test_a_prior_that_names_its_behaviours_is_profiled_per_behaviour(runs, capsy
     assert "prior [drawer_open]: 3 episodes; Q on data " in printed
 
 
+def test_the_end_of_a_profile_is_each_episodes_own_last_step():
+    """Episodes of 3 steps and of 1: the per-step list ends on the long one alone (Q 3), the
+    episodes end at Q 3 and 10 (mean 6.5)."""
+    from cog.value_profile import _profile
+
+    ones = np.ones(3, dtype=np.float32)
+    prof = _profile([(np.array([1.0, 2.0, 3.0]), ones, ones), (np.array([10.0]), ones[:1],
+                                                                ones[:1])])
+    assert prof["q_data"] == [5.5, 2.0, 3.0] and prof["episodes"] == [2, 1, 1]
+    assert prof["q_data_last"] == 6.5
+
+
 def test_episodes_are_whole_in_time_order_held_out_ones_included():
     lengths = [2, 5, 3]
     n, m = sum(lengths), sum(lengths) + len(lengths)
