@@ -243,6 +243,9 @@ class DynamixelEmulator:
         # (instruction, id, address) of every write explicitly addressed to an ID: lets tests
         # check that shadow servos are never commanded directly.
         self.addressed_writes: list[tuple[int, int, int]] = []
+        # servo ID -> how many more instructions addressed to it go unanswered, as status
+        # packets lost on a noisy bus or behind a busy host would (tests of the retries).
+        self.unanswered: dict[int, int] = {}
         self._buf = bytearray()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -347,6 +350,9 @@ class DynamixelEmulator:
 
     def _handle(self, dxl_id: int, inst: int, p: bytes) -> None:
         self.instructions.append(inst)
+        if self.unanswered.get(dxl_id, 0) > 0:
+            self.unanswered[dxl_id] -= 1
+            return
         s = self.servos.get(dxl_id)
         if inst == INST_PING:
             self._touch([dxl_id])

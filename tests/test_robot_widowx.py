@@ -266,6 +266,21 @@ def test_missing_servo_is_a_clear_error(neutral_ticks):
             robot.connect()
 
 
+def test_a_lost_status_packet_is_retried_and_a_silent_servo_is_not(neutral_ticks):
+    """CI once failed with "servo 1 does not answer ping" on a loaded machine: one lost reply
+    must not stop a connect, as it does not stop a read or a write."""
+    with X.DynamixelEmulator(X.widowx_chain(neutral_ticks)) as emu:
+        robot = _robot(emu)
+        emu.unanswered[1] = robot.config.comm_retries  # every try but the last goes unanswered
+        robot.connect()
+        robot.disconnect()
+    with X.DynamixelEmulator(X.widowx_chain(neutral_ticks)) as emu:
+        robot = _robot(emu)
+        emu.unanswered[1] = robot.config.comm_retries + 1
+        with pytest.raises(RobotError, match="servo 1 does not answer ping"):
+            robot.connect()
+
+
 def test_bad_shadow_wiring_is_refused(neutral_ticks):
     chain = X.widowx_chain(neutral_ticks)
     chain[2].table[X.ADDR_SECONDARY_ID] = 255  # servo 3 not mirroring servo 2

@@ -285,7 +285,12 @@ class WidowXRobot(Robot):
     def _configure(self) -> None:
         cfg = self.config
         for i in ALL_IDS:
-            _, result, error = self.ph.ping(self.port, i)
+            # Retried like every read and write: one lost status packet (a busy host, USB
+            # latency) is not a missing servo.
+            for attempt in range(cfg.comm_retries + 1):
+                _, result, error = self.ph.ping(self.port, i)
+                if result == 0 or attempt == cfg.comm_retries:
+                    break
             if result != 0:
                 raise RobotError(f"servo {i} does not answer ping: {self.ph.getTxRxResult(result)}")
             if error & X.ALERT:
