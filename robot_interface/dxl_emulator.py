@@ -243,8 +243,8 @@ class DynamixelEmulator:
         # (instruction, id, address) of every write explicitly addressed to an ID: lets tests
         # check that shadow servos are never commanded directly.
         self.addressed_writes: list[tuple[int, int, int]] = []
-        # servo ID -> how many more instructions addressed to it go unanswered, as status
-        # packets lost on a noisy bus or behind a busy host would (tests of the retries).
+        # servo ID -> how many more instructions addressed to it are lost (neither carried
+        # out nor answered), as on a noisy bus or behind a busy host (tests of the retries).
         self.unanswered: dict[int, int] = {}
         self._buf = bytearray()
         self._stop = threading.Event()
