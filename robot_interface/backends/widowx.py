@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,21 +134,24 @@ class WidowXRobot(Robot):
         if error:
             raise RobotError(f"{what}: {self.ph.getRxPacketError(error)}")
 
+    def _retried(self, call: Callable[[], tuple]) -> tuple:
+        """``call()`` (an SDK transaction, its communication result second to last) again
+        while it fails, at most ``comm_retries`` more times; the last answer."""
+        for _attempt in range(self.config.comm_retries):
+            out = call()
+            if out[-2] == 0:
+                return out
+        return call()
+
     def _write(self, dxl_id: int, addr: int, size: int, value: int) -> None:
         fn = {1: self.ph.write1ByteTxRx, 2: self.ph.write2ByteTxRx, 4: self.ph.write4ByteTxRx}
         raw = int(value) & ((1 << (8 * size)) - 1)  # two's complement for negative PWM
-        for attempt in range(self.config.comm_retries + 1):
-            result, error = fn[size](self.port, dxl_id, addr, raw)
-            if result == 0 or attempt == self.config.comm_retries:
-                break
+        result, error = self._retried(lambda: fn[size](self.port, dxl_id, addr, raw))
         self._check(result, error, f"write {addr} on servo {dxl_id}")
 
     def _read(self, dxl_id: int, addr: int, size: int) -> int:
         fn = {1: self.ph.read1ByteTxRx, 2: self.ph.read2ByteTxRx, 4: self.ph.read4ByteTxRx}
-        for attempt in range(self.config.comm_retries + 1):
-            value, result, error = fn[size](self.port, dxl_id, addr)
-            if result == 0 or attempt == self.config.comm_retries:
-                break
+        value, result, error = self._retried(lambda: fn[size](self.port, dxl_id, addr))
         self._check(result, error & ~X.ALERT, f"read {addr} on servo {dxl_id}")
         return int(value)
 
@@ -287,10 +291,7 @@ class WidowXRobot(Robot):
         for i in ALL_IDS:
             # Retried like every read and write: one lost status packet (a busy host, USB
             # latency) is not a missing servo.
-            for attempt in range(cfg.comm_retries + 1):
-                _, result, error = self.ph.ping(self.port, i)
-                if result == 0 or attempt == cfg.comm_retries:
-                    break
+            _, result, error = self._retried(lambda i=i: self.ph.ping(self.port, i))
             if result != 0:
                 raise RobotError(f"servo {i} does not answer ping: {self.ph.getTxRxResult(result)}")
             if error & X.ALERT:
