@@ -28,13 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from cog.config import TrainConfig  # noqa: E402
 from cog.selection import (  # noqa: E402
     SELECTORS,
     FQEConfig,
     saved_selection,
     select_run,
-    snapshot_rows,
+    selector_rows,
     true_success,
     write_selection,
 )
@@ -46,11 +45,12 @@ KEPT_STATISTICS = ("q/data", "q/bound", "heldout/td_error", "heldout/q_data", "l
 
 
 def kept_statistics(run: Path) -> dict:
-    """The snapshot statistics and the config values the free selectors need."""
-    cfg = TrainConfig.load(run / "config.json")
+    """The snapshot statistics and the config values the free selectors need: the rows they
+    read (``selector_rows``, value bound included), so the stored copy gives the same picks."""
+    selected, cfg = selector_rows(run)
     rows = [{"step": int(r["step"]), **{k: r[k] for k in KEPT_STATISTICS
                                         if k in r and math.isfinite(r[k])}}
-            for r in snapshot_rows(run)]
+            for r in selected]
     return {"bc_warmup_steps": cfg.bc_warmup_steps, "bellman_weight": cfg.bellman_weight,
             "snapshots": rows}
 

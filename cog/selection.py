@@ -262,17 +262,24 @@ def _fit_q(q_nets, buffer, act, init_obs, discount: float, fqe: FQEConfig) -> fl
         return float(critic.q(critic.encode(init_obs), a0.unsqueeze(1))[:, :, 0].mean())
 
 
+def selector_rows(run_dir: str | os.PathLike) -> tuple[list[dict[str, float]], TrainConfig]:
+    """The snapshot statistics every free selector reads, and the run's config. Snapshots
+    from before the trainer recorded ``q/bound`` get it from the run's datasets."""
+    rows = snapshot_rows(run_dir)
+    cfg = TrainConfig.load(Path(run_dir) / "config.json")
+    if any("q/data" in r and "q/bound" not in r for r in rows):
+        bound = data_value_bound(cfg)
+        if bound is not None:
+            rows = [{**r, "q/bound": bound} if "q/data" in r else r for r in rows]
+    return rows, cfg
+
+
 def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTORS,
                fqe: FQEConfig | None = None, progress: bool = False) -> Selection:
     unknown = [s for s in selectors if s not in SELECTORS]
     if unknown:
         raise ValueError(f"unknown selector(s) {unknown}; choose from {', '.join(SELECTORS)}")
-    rows = snapshot_rows(run_dir)
-    cfg = TrainConfig.load(Path(run_dir) / "config.json")
-    if any("q/data" in r and "q/bound" not in r for r in rows):
-        bound = data_value_bound(cfg)  # snapshots from before the trainer recorded it
-        if bound is not None:
-            rows = [{**r, "q/bound": bound} if "q/data" in r else r for r in rows]
+    rows, cfg = selector_rows(run_dir)
     steps = [int(r["step"]) for r in rows]
     sel = Selection(str(run_dir), steps, {}, diagnosis=diagnose(rows, cfg))
     for key in ("q/data", "heldout/td_error", "heldout/q_data"):
