@@ -170,7 +170,8 @@ def diagnose(rows: list[dict[str, float]], cfg: TrainConfig) -> list[str]:
       peak by more than 10% of the peak's magnitude plus one reward unit, and stayed down
       for the last two snapshots. Kumar et al. read this as the critic overfitting; the
       cure they give is early stopping (the workflow pick) or a regulariser
-      (``--critic-layer-norm`` here).
+      (``--critic-layer-norm`` here). Diverged snapshots are left out of this reading;
+      they get their own warning.
     - Held-out TD error: at the last snapshot more than twice its lowest, i.e. the critic
       fits unseen transitions of the same data worse than it did."""
     out = []
@@ -181,7 +182,9 @@ def diagnose(rows: list[dict[str, float]], cfg: TrainConfig) -> list[str]:
                    f"above {first['q/bound']:.1f}, the most any return of this data can be "
                    f"({len(gone)} of {len(rows)} snapshots); no pick among them is "
                    "trustworthy: regularise the critic (--critic-layer-norm)")
-    after = after_warmup(rows, cfg)
+    # As in the workflow rule, diverged snapshots go before smoothing: a diverged snapshot's
+    # huge Q would otherwise hide a fall (or fake one) in the snapshots kept beside it.
+    after = [r for r in after_warmup(rows, cfg) if not _diverged_row(r)]
     if len(after) >= 3:
         q = smooth([r["q/data"] for r in after])
         peak = max(range(len(q)), key=lambda i: q[i])

@@ -245,6 +245,23 @@ def test_a_diverged_neighbour_does_not_lift_the_smoothed_q_of_a_kept_snapshot():
     assert step == 2 and "peak of smoothed Q on data (11.00) among 5 snapshots" in why
 
 
+def test_the_overfitting_warning_reads_only_the_snapshots_that_did_not_diverge():
+    """Smoothed over every snapshot, Q 40, 60, 80, 90, 900, 88, 87, 88, 87 peaks beside the
+    diverged 900 (at 359) and then "falls" to 88: an overfitting warning from a critic that
+    never fell. Over the kept snapshots it peaks at 88.33 and stays within the margin."""
+    cfg = TrainConfig(bc_warmup_steps=0)
+    rows = [{"step": i + 1, "q/data": q, "q/bound": 100.0}
+            for i, q in enumerate([40.0, 60.0, 80.0, 90.0, 900.0, 88.0, 87.0, 88.0, 87.0])]
+    (warning,) = diagnose(rows, cfg)
+    assert warning.startswith("diverged: Q on data 900.0 at step 5")
+    # A real fall among the kept snapshots is still read, with the diverged one left out.
+    rows += [{"step": 10, "q/data": 60.0, "q/bound": 100.0},
+             {"step": 11, "q/data": 50.0, "q/bound": 100.0}]
+    warnings = diagnose(rows, cfg)
+    assert len(warnings) == 2 and warnings[1].startswith(
+        "overfitting: Q on data peaked at step 6 (88.33, smoothed) and has fallen to 55.00")
+
+
 def test_the_value_bound_comes_from_the_rewards_trained_on():
     task = random_dataset(6, 5, image_size=4, seed=3)  # reward 1 everywhere
     prior = random_dataset(6, 5, image_size=4, seed=4, reward=3.0)
