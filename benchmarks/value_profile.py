@@ -48,6 +48,21 @@ def behaviour_line(name: str, p: dict) -> str:
             f"t=0; |pi(s) - a| {err:.3f} over all steps")
 
 
+def thin_tail(episodes: list[int], floor: int = 5, share: float = 0.1) -> int | None:
+    """The first time step that fewer than max(``floor``, ``share`` of all) episodes reach,
+    or None. Past it a per-step mean stands on a handful of long episodes, so the plot
+    shades it rather than let its swings read as the critic's."""
+    need = max(floor, share * episodes[0]) if episodes else 0
+    return next((t for t, n in enumerate(episodes) if n < need), None)
+
+
+def _shade_thin_tail(ax, episodes: list[int]) -> None:
+    t = thin_tail(episodes)
+    if t is not None:
+        ax.axvspan(t - 0.5, len(episodes) - 0.5, color="grey", alpha=0.15, linewidth=0,
+                   label=f"< {max(5, round(0.1 * episodes[0]))} episodes reach")
+
+
 def plot(profiles: list[dict], out: Path) -> Path:
     fig, axes = new_figure(len(profiles), 3, figsize=(13, 3.4 * len(profiles)))
     axes = axes.reshape(len(profiles), 3)
@@ -62,6 +77,7 @@ def plot(profiles: list[dict], out: Path) -> Path:
             ax.plot(p["q_policy"], label="Q(s, pi(s))", linestyle=":")
             if "chain" in p:
                 ax.plot(p["chain"], label="propagated chain", color="grey", linestyle="--")
+            _shade_thin_tail(ax, p["episodes"])
             if part == "prior":
                 for behaviour, b in prof.get("prior_behaviours", {}).items():
                     ax.plot(b["q_data"], label=f"Q on data: {behaviour}", linewidth=0.8,

@@ -94,6 +94,14 @@ def test_a_prior_that_names_its_behaviours_is_profiled_per_behaviour(runs, capsy
     assert "prior [drawer_open]: 3 episodes; Q on data " in printed
 
 
+def test_the_plot_shades_the_steps_that_few_episodes_reach():
+    # 294 episodes, the blocked object's prior: 5% is under the 10% share from step 3 on.
+    assert value_profile_script.thin_tail([294, 294, 40, 20, 2]) == 3
+    assert value_profile_script.thin_tail([6, 6, 5, 4]) == 3  # never fewer than 5 needed
+    assert value_profile_script.thin_tail([294, 294, 200]) is None
+    assert value_profile_script.thin_tail([]) is None
+
+
 def test_the_end_of_a_profile_is_each_episodes_own_last_step():
     """Episodes of 3 steps and of 1: the per-step list ends on the long one alone (Q 3), the
     episodes end at Q 3 and 10 (mean 6.5)."""
