@@ -105,7 +105,11 @@ def export_minari(
             rewards=ep.rewards.astype(np.float64),
             terminations=ep.terminals,
             truncations=ep.timeouts,
-            infos={"success": np.full(ep.length + 1, ep.success)},
+            infos={"success": np.full(ep.length + 1, ep.success),
+                   # The expert behind the episode (a prior with irrelevant behaviour names
+                   # its distractors); Minari's infos are per step, so it repeats.
+                   **({"behaviour": np.full(ep.length + 1, ep.behaviour.encode("ascii"))}
+                      if ds.behaviour is not None else {})},
         )
         for k, ep in enumerate(iter_episodes(ds))
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -12,7 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import test_data_fakes as fakes  # noqa: E402
 
 from cog.cli import main as cli_main  # noqa: E402
-from data_collection import load_dataset  # noqa: E402
+from data_collection import load_dataset, save_dataset  # noqa: E402
 from data_collection.collect import CollectConfig, collect  # noqa: E402
 
 
@@ -95,6 +96,16 @@ def test_minari_export_loads_back(tmp_path, monkeypatch):
     assert np.array_equal(episode.observations["image"], ds.images[: t + 1])
     assert np.allclose(episode.actions, ds.actions[:t])
     assert np.array_equal(episode.truncations, ds.timeouts[:t])
+    assert "behaviour" not in episode.infos  # this file names no behaviours
+    # A prior with irrelevant behaviour keeps its episodes' expert names.
+    names = np.array(["drawer_open", "wander"] * (ds.num_episodes // 2))
+    save_dataset(tmp_path / "named.h5", dataclasses.replace(ds, behaviour=names))
+    assert cli_main(["data", "export-minari", str(tmp_path / "named.h5"), "--name",
+                     "named"]) == 0
+    named = minari.load_dataset("cog/named-v0")
+    got = [ep.infos["behaviour"] for ep in named.iterate_episodes()]
+    assert [str(g[0].decode()) for g in got] == names.tolist()
+    assert all(len(set(g.tolist())) == 1 for g in got)
     # A second export under the same name is refused unless --overwrite.
     assert cli_main(["data", "export-minari", str(path), "--name", "fake-drawer"]) == 2
     assert cli_main(["data", "export-minari", str(path), "--name", "fake-drawer",
