@@ -13,7 +13,8 @@ The JSON is shaped {selector: {"mean_regret": x, "runs": n}}; the per-run rows g
 with ``_runs`` added. With ``--merge`` the rows already in that file are kept for every run
 not scored now (a table built over sessions whose earlier run folders are gone), and the
 means cover them all. Each row keeps the snapshots' training statistics (``statistics``), so
-that a selector written later can be scored on runs whose folders are gone.
+that a selector written later can be scored on runs whose folders are gone: with ``--merge``
+every kept row that lacks one of the free selectors asked for is scored from them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from cog.config import TrainConfig  # noqa: E402
 from cog.selection import (  # noqa: E402
+    FREE_SELECTORS,
     SELECTORS,
     FQEConfig,
     saved_selection,
@@ -91,12 +94,38 @@ def regret_rows(runs: list[Path], fqe: FQEConfig,
     return rows
 
 
+def score_from_statistics(row: dict, selectors: tuple[str, ...]) -> dict:
+    """``row`` with every free selector in ``selectors`` that it lacks picked from its stored
+    statistics (a row from before they were kept has none, and stays as it is)."""
+    stats = row.get("statistics")
+    if not stats:
+        return row
+    cfg = TrainConfig(bc_warmup_steps=stats["bc_warmup_steps"],
+                      bellman_weight=stats["bellman_weight"])
+    out = dict(row)
+    for name in selectors:
+        if name in FREE_SELECTORS and name not in row:
+            step = FREE_SELECTORS[name](stats["snapshots"], cfg)[0]
+            picked = row["success"].get(str(step))
+            out[name] = {"step": step, "success": picked,
+                         "regret": None if picked is None else row["best"] - picked}
+    return out
+
+
 def summarise(rows: list[dict], selectors: tuple[str, ...] = SELECTORS) -> dict:
+    """Each selector's mean regret over the runs it scored, and "last"'s over the same runs:
+    selectors scored on different runs (FQE not on images, a selector added later) are
+    compared with the baseline on equal terms."""
     out = {}
     for name in selectors:
-        regrets = [r[name]["regret"] for r in rows if r.get(name, {}).get("regret") is not None]
+        scored = [r for r in rows if r.get(name, {}).get("regret") is not None]
+        regrets = [r[name]["regret"] for r in scored]
         out[name] = {"mean_regret": (sum(regrets) / len(regrets)) if regrets else None,
                      "runs": len(regrets)}
+        last = [r["last"]["regret"] for r in scored
+                if r.get("last", {}).get("regret") is not None]
+        if name != "last" and last and len(last) == len(scored):
+            out[name]["last_on_same_runs"] = sum(last) / len(last)
     return out
 
 
@@ -127,7 +156,8 @@ def main() -> None:
                        args.fqe_where_saved)
     runs_json = args.out.with_name(args.out.stem + "_runs.json")
     if args.merge and runs_json.is_file():
-        rows = merge_rows(json.loads(runs_json.read_text()), rows)
+        rows = [score_from_statistics(r, selectors)
+                for r in merge_rows(json.loads(runs_json.read_text()), rows)]
     summary = summarise(rows, selectors)
     print("\n| run | snapshots | best in hindsight | " + " | ".join(selectors) + " |")
     print("|---|---|---|" + "---|" * len(selectors))
@@ -138,10 +168,11 @@ def main() -> None:
         print(f"| {r['run']} | {r['snapshots']} | {r['best']:.2f} "
               f"({', '.join(f'{int(s) / 1000:g}k' for s in best_steps)}) | "
               + " | ".join(cells) + " |")
-    print("\n| selector | mean regret | runs |\n|---|---|---|")
+    print("\n| selector | mean regret | runs | last on the same runs |\n|---|---|---|---|")
     for name, s in summary.items():
         mean = "-" if s["mean_regret"] is None else f"{s['mean_regret']:.3f}"
-        print(f"| {name} | {mean} | {s['runs']} |")
+        same = f"{s['last_on_same_runs']:.3f}" if "last_on_same_runs" in s else "-"
+        print(f"| {name} | {mean} | {s['runs']} | {same} |")
     write_text_atomic(args.out, json.dumps(summary, indent=2) + "\n")
     write_text_atomic(runs_json, json.dumps(rows, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -12,6 +12,10 @@ the simulator, and names one snapshot step:
   twice the run's lowest are passed over (a critic that does not fit unseen transitions of the
   same data is not to be trusted at its peak), and so are snapshots whose Q on data is above
   the most any return of the data can be (``q/bound``: a diverged critic's "peak").
+- ``early_stop``: the workflow pick only when ``diagnose`` finds the critic overfitting (Q on
+  data fallen from its peak) or diverged, the last snapshot otherwise: Kumar et al. advise
+  early stopping against overfitting, and a Q that only climbs to a plateau has a "peak"
+  anywhere on it.
 - ``fqe``: fitted Q evaluation (Le, Voloshin and Yue, 2019) of each snapshot's deterministic
   policy on the run's own training data (prior rewards relabelled as in training), then its
   mean value at the *prior* episodes' first observations. In every COG setup the prior data
@@ -36,13 +40,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from cog.config import TrainConfig
 from cog.logger import CsvLog, eval_rows
-from cog.snapshots import snapshot_dir, snapshot_steps
 
-SELECTORS = ("workflow", "fqe", "last")
+# torch (FQE, snapshots) is imported where it is used: the command line's parser reads
+# SELECTORS, and `cog --help` should not wait for torch.
+SELECTORS = ("workflow", "early_stop", "fqe", "last")
 
 
 @dataclass
@@ -81,6 +85,8 @@ class Selection:
 
 def snapshot_rows(run_dir: str | os.PathLike) -> list[dict[str, float]]:
     """The statistics of every snapshot a run kept; one clear error when it kept none."""
+    from cog.snapshots import snapshot_dir, snapshot_steps
+
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
@@ -164,50 +170,89 @@ def select_workflow(rows: list[dict[str, float]], cfg: TrainConfig) -> tuple[int
 
 
 def diagnose(rows: list[dict[str, float]], cfg: TrainConfig) -> list[str]:
-    """The workflow's warnings, from the statistics alone (empty when there is nothing to say).
+    """The workflow's warnings, from the statistics alone (empty when there is nothing to say):
+    a diverged critic, overfitting, and a held-out TD error that has grown (each below)."""
+    checks = (diverged_warning(rows), overfitting_warning(rows, cfg), heldout_td_warning(rows))
+    return [w for w in checks if w is not None]
 
-    - Overfitting: after the warm-up, (smoothed) Q on dataset actions has fallen from its
-      peak by more than 10% of the peak's magnitude plus one reward unit, and stayed down
-      for the last two snapshots. Kumar et al. read this as the critic overfitting; the
-      cure they give is early stopping (the workflow pick) or a regulariser
-      (``--critic-layer-norm`` here). Diverged snapshots are left out of this reading;
-      they get their own warning.
-    - Held-out TD error: at the last snapshot more than twice its lowest, i.e. the critic
-      fits unseen transitions of the same data worse than it did."""
-    out = []
+
+def diverged_warning(rows: list[dict[str, float]]) -> str | None:
+    """Q on data above the most any return of the data can be, at any snapshot."""
     gone = [r for r in rows if _diverged_row(r)]
-    if gone:
-        first = gone[0]
-        out.append(f"diverged: Q on data {first['q/data']:.1f} at step {int(first['step'])} is "
-                   f"above {first['q/bound']:.1f}, the most any return of this data can be "
-                   f"({len(gone)} of {len(rows)} snapshots); no pick among them is "
-                   "trustworthy: regularise the critic (--critic-layer-norm)")
-    # As in the workflow rule, diverged snapshots go before smoothing: a diverged snapshot's
-    # huge Q would otherwise hide a fall (or fake one) in the snapshots kept beside it.
+    if not gone:
+        return None
+    first = gone[0]
+    return (f"diverged: Q on data {first['q/data']:.1f} at step {int(first['step'])} is "
+            f"above {first['q/bound']:.1f}, the most any return of this data can be "
+            f"({len(gone)} of {len(rows)} snapshots); no pick among them is "
+            "trustworthy: regularise the critic (--critic-layer-norm)")
+
+
+def overfitting_warning(rows: list[dict[str, float]], cfg: TrainConfig) -> str | None:
+    """After the warm-up, (smoothed) Q on dataset actions has fallen from its peak by more
+    than 10% of the peak's magnitude plus one reward unit, and stayed down for the last two
+    snapshots. Kumar et al. read this as the critic overfitting; the cure they give is early
+    stopping (the workflow pick) or a regulariser (``--critic-layer-norm`` here).
+
+    As in the workflow rule, diverged snapshots go before smoothing: a diverged snapshot's
+    huge Q would otherwise hide a fall (or fake one) in the snapshots kept beside it; they
+    have their own warning."""
     after = [r for r in after_warmup(rows, cfg) if not _diverged_row(r)]
-    if len(after) >= 3:
-        q = smooth([r["q/data"] for r in after])
-        peak = max(range(len(q)), key=lambda i: q[i])
-        margin = 0.1 * abs(q[peak]) + 1.0
-        if peak <= len(q) - 3 and all(v < q[peak] - margin for v in q[-2:]):
-            out.append(f"overfitting: Q on data peaked at step {int(after[peak]['step'])} "
-                       f"({q[peak]:.2f}, smoothed) and has fallen to {q[-1]:.2f}; prefer "
-                       "the workflow pick over the last snapshot, stop early, or regularise "
-                       "the critic (--critic-layer-norm)")
+    if len(after) < 3:
+        return None
+    q = smooth([r["q/data"] for r in after])
+    peak = max(range(len(q)), key=lambda i: q[i])
+    margin = 0.1 * abs(q[peak]) + 1.0
+    if peak > len(q) - 3 or any(v >= q[peak] - margin for v in q[-2:]):
+        return None
+    return (f"overfitting: Q on data peaked at step {int(after[peak]['step'])} "
+            f"({q[peak]:.2f}, smoothed) and has fallen to {q[-1]:.2f}; prefer "
+            "the workflow pick over the last snapshot, stop early, or regularise "
+            "the critic (--critic-layer-norm)")
+
+
+def heldout_td_warning(rows: list[dict[str, float]]) -> str | None:
+    """The held-out TD error at the last snapshot more than twice its lowest: the critic
+    fits unseen transitions of the same data worse than it did."""
     tds = [(int(r["step"]), r["heldout/td_error"]) for r in rows if "heldout/td_error" in r]
     tds = [(s, t) for s, t in tds if math.isfinite(t)]
-    if len(tds) >= 2:
-        low_step, low = min(tds, key=lambda st: st[1])
-        if tds[-1][1] > 2.0 * low:
-            out.append(f"held-out TD error {tds[-1][1]:.3g} at the last snapshot is "
-                       f"{tds[-1][1] / low:.1f}x its lowest ({low:.3g} at step {low_step}): "
-                       "the critic fits unseen transitions worse than it did")
-    return out
+    if len(tds) < 2:
+        return None
+    low_step, low = min(tds, key=lambda st: st[1])
+    if tds[-1][1] <= 2.0 * low:
+        return None
+    return (f"held-out TD error {tds[-1][1]:.3g} at the last snapshot is "
+            f"{tds[-1][1] / low:.1f}x its lowest ({low:.3g} at step {low_step}): "
+            "the critic fits unseen transitions worse than it did")
+
+
+def select_early_stop(rows: list[dict[str, float]], cfg: TrainConfig) -> tuple[int, str]:
+    """Kumar et al.'s advice taken literally: stop early only when the statistics show the
+    critic overfitting (Q on data fallen from its peak) or diverging, and then take the
+    workflow pick; otherwise the last snapshot. The plain workflow rule picks the peak of Q
+    even when Q only rises to a plateau, where the peak is any snapshot of the plateau:
+    every image run so far saturated there long before its policy worked."""
+    flagged = diverged_warning(rows) or overfitting_warning(rows, cfg)
+    if flagged is None:
+        return select_last(rows)[0], "no overfitting or divergence diagnosed: the last snapshot"
+    step, why = select_workflow(rows, cfg)
+    return step, f"{flagged.split(':')[0]} diagnosed: the workflow pick ({why})"
+
+
+# The selectors that read only the snapshot statistics (and the run's config): free to run,
+# and scorable later from stored statistics alone.
+FREE_SELECTORS = {
+    "workflow": select_workflow,
+    "early_stop": select_early_stop,
+    "last": lambda rows, cfg: select_last(rows),
+}
 
 
 def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
                progress: bool = False) -> dict[int, float]:
     """FQE value of each snapshot's policy at the new task's initial states (see above)."""
+    import torch
+
     from cog.distributions import policy_action
     from cog.runs import load_run
     from cog.trainer import build_buffer, build_nets, load_datasets
@@ -242,6 +287,8 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
 
 
 def _fit_q(q_nets, buffer, act, init_obs, discount: float, fqe: FQEConfig) -> float:
+    import torch
+
     critic, target = q_nets.critic, q_nets.critic_target
     opt = torch.optim.Adam(critic.parameters(), lr=fqe.lr)
     g = torch.Generator().manual_seed(fqe.seed)
@@ -289,10 +336,8 @@ def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTOR
         if any(key in r for r in rows):
             sel.evidence[key] = {int(r["step"]): r[key] for r in rows if key in r}
     for name in selectors:
-        if name == "last":
-            sel.picks[name], sel.notes[name] = select_last(rows)
-        elif name == "workflow":
-            sel.picks[name], sel.notes[name] = select_workflow(rows, cfg)
+        if name in FREE_SELECTORS:
+            sel.picks[name], sel.notes[name] = FREE_SELECTORS[name](rows, cfg)
         else:
             fqe = fqe or FQEConfig()
             values = fqe_values(run_dir, steps, fqe, progress=progress)

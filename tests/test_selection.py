@@ -15,6 +15,7 @@ from cog.selection import (
     FQEConfig,
     diagnose,
     saved_selection,
+    select_early_stop,
     select_run,
     select_workflow,
     smooth,
@@ -76,7 +77,7 @@ def test_selection_is_deterministic_for_the_same_statistics(tiny_run):
     a = select_run(tiny_run, fqe=fqe)
     b = select_run(tiny_run, fqe=fqe)
     assert a.picks == b.picks and a.evidence == b.evidence
-    assert set(a.picks) == {"workflow", "fqe", "last"}
+    assert set(a.picks) == {"workflow", "early_stop", "fqe", "last"}
     assert a.picks["last"] == 30 and all(p in (10, 20, 30) for p in a.picks.values())
 
 
@@ -138,6 +139,9 @@ def test_the_regret_table_scores_fqe_only_where_it_was_saved(tiny_run, tmp_path,
     summary = regret.summarise(rows, ("workflow", "fqe", "last"))
     assert summary["fqe"]["runs"] == 1 and summary["last"]["runs"] == 2
     assert summary["last"]["mean_regret"] == pytest.approx(0.3)
+    # FQE, scored on one run, is set beside "last" on that run alone.
+    assert summary["fqe"]["last_on_same_runs"] == pytest.approx(0.3)
+    assert "last_on_same_runs" not in summary["last"]
     # A saved FQE with other settings is neither recomputed nor overwritten.
     saved = (with_fqe / "selection.json").read_text()
     rows = regret.regret_rows([with_fqe], FQEConfig(steps=31), ("workflow", "fqe", "last"),
@@ -168,6 +172,56 @@ def test_the_regret_table_merges_earlier_rows_and_replaces_rescored_runs():
     assert merged[1]["last"]["success"] == 0.3
     summary = regret.summarise(merged, ("last",))["last"]
     assert summary["runs"] == 3 and summary["mean_regret"] == pytest.approx((0 + 0.2 + 0.4) / 3)
+
+
+def test_early_stop_leaves_the_last_snapshot_only_when_overfitting_is_diagnosed():
+    """The recipe's blocked-drawer image runs: Q on data climbs and then sits on a plateau,
+    where the workflow rule's "peak" is an early snapshot of the plateau (30k, success 0.00)
+    and the policy works only at the end. No fall, no early stop."""
+    cfg = TrainConfig(bc_warmup_steps=0)
+
+    def rows(qs, bound=100.0):
+        return [{"step": 5000 * (i + 1), "q/data": q, "q/bound": bound}
+                for i, q in enumerate(qs)]
+
+    plateau = rows([-30, 48, 75, 84, 86, 87, 87, 86, 86, 85, 86, 85])
+    assert select_workflow(plateau, cfg)[0] < 60000
+    step, why = select_early_stop(plateau, cfg)
+    assert step == 60000 and why.startswith("no overfitting or divergence diagnosed")
+    # The idle-tail run: Q falls from its peak, so stop early at the workflow pick.
+    falling = rows([-29, -16, -12, -15, -22, -33, -46, -61, -78, -96])
+    step, why = select_early_stop(falling, cfg)
+    assert step == select_workflow(falling, cfg)[0] == 15000
+    assert why.startswith("overfitting diagnosed: the workflow pick (peak of smoothed Q")
+    diverging = rows([10, 40, 70, 90, 300, 900])
+    step, why = select_early_stop(diverging, cfg)
+    assert step == 20000 and why.startswith("diverged diagnosed")
+
+
+def test_the_regret_table_scores_a_new_free_selector_from_stored_statistics():
+    """A selector added later is scored on rows whose run folders are gone, from the
+    statistics each row keeps; rows from before statistics were kept are left as they were,
+    and a pick already in a row is not redone."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_regret.py"
+    spec = importlib.util.spec_from_file_location("selection_regret", script)
+    regret = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regret)
+    snapshots = [{"step": s, "q/data": q, "q/bound": 100.0}
+                 for s, q in [(10, 5.0), (20, 80.0), (30, 86.0), (40, 85.0), (50, 85.5)]]
+    row = {"run": "gone", "best": 0.4, "success": {"10": 0.0, "20": 0.0, "30": 0.0,
+                                                   "40": 0.1, "50": 0.4},
+           "statistics": {"bc_warmup_steps": 0, "bellman_weight": 1.0,
+                          "snapshots": snapshots},
+           "workflow": {"step": 30, "success": 0.0, "regret": 0.4}}
+    scored = regret.score_from_statistics(row, ("workflow", "early_stop", "fqe", "last"))
+    assert scored["early_stop"] == {"step": 50, "success": 0.4, "regret": 0.0}
+    assert scored["last"] == {"step": 50, "success": 0.4, "regret": 0.0}
+    assert scored["workflow"] is row["workflow"] and "fqe" not in scored
+    old = {k: v for k, v in row.items() if k != "statistics"}
+    assert regret.score_from_statistics(old, ("early_stop",)) == old
 
 
 def test_cog_select_writes_its_evidence(tiny_run, capsys):

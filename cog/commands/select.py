@@ -5,17 +5,19 @@ from __future__ import annotations
 
 def add_parsers(subparsers) -> None:
     from cog.cli import progress_arg
+    from cog.selection import SELECTORS
 
     p = subparsers.add_parser(
         "select", help="pick a checkpoint per run from its statistics alone (no simulator)",
         description="Offline policy selection over a run's snapshots: the workflow rule "
-        "(peak of Q on dataset actions, guarded by the held-out TD error), fitted Q "
+        "(peak of Q on dataset actions, guarded by the held-out TD error), early "
+        "stopping at that peak only when overfitting is diagnosed, fitted Q "
         "evaluation at the prior episodes' starts, and the last snapshot as the baseline. "
         "Prints the chosen step and the evidence, and writes RUN/selection.png and "
         "RUN/selection.json. Export the pick with `cog export --run RUN --step N`.")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR")
-    p.add_argument("--selectors", nargs="+", default=["workflow", "fqe", "last"],
-                   choices=["workflow", "fqe", "last"], help="(default: all three)")
+    p.add_argument("--selectors", nargs="+", default=list(SELECTORS), choices=SELECTORS,
+                   help=f"(default: all of {', '.join(SELECTORS)})")
     p.add_argument("--fqe-steps", type=int, default=3000,
                    help="FQE gradient steps per snapshot (3000)")
     p.add_argument("--seed", type=int, default=0, help="FQE seed (0)")
