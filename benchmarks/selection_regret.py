@@ -47,10 +47,9 @@ from envs.atomic import write_text_atomic  # noqa: E402
 KEPT_STATISTICS = ("q/data", "q/bound", "heldout/td_error", "heldout/q_data", "loss/bellman")
 
 
-def kept_statistics(run: Path) -> dict:
+def kept_statistics(selected: list[dict], cfg: TrainConfig) -> dict:
     """The snapshot statistics and the config values the free selectors need: the rows they
     read (``selector_rows``, value bound included), so the stored copy gives the same picks."""
-    selected, cfg = selector_rows(run)
     rows = [{"step": int(r["step"]), **{k: r[k] for k in KEPT_STATISTICS
                                         if k in r and math.isfinite(r[k])}}
             for r in selected]
@@ -67,11 +66,14 @@ def regret_rows(runs: list[Path], fqe: FQEConfig,
     for run in runs:
         success = true_success(run)
         try:
-            sel = saved_selection(run, selectors, fqe)
+            # Read once: for runs older than ``q/bound`` this loads the run's datasets.
+            statistics = selector_rows(run)
+            sel = saved_selection(run, selectors, fqe, statistics)
             if sel is None and fqe_where_saved:  # the free selectors alone
-                sel = saved_selection(run, tuple(s for s in selectors if s != "fqe"), fqe)
+                sel = saved_selection(run, tuple(s for s in selectors if s != "fqe"), fqe,
+                                      statistics)
             if sel is None:  # only new FQE work is written: a saved FQE is never dropped
-                sel = select_run(run, selectors, fqe)
+                sel = select_run(run, selectors, fqe, statistics=statistics)
                 write_selection(sel, run / "selection.json")
         except (ValueError, FileNotFoundError) as exc:
             print(f"skipped {run}: {exc}")
@@ -83,7 +85,7 @@ def regret_rows(runs: list[Path], fqe: FQEConfig,
         best = max(scored.values())
         row = {"run": str(run), "best": best, "snapshots": len(scored),
                "success": {str(s): v for s, v in scored.items()},
-               "statistics": kept_statistics(run)}
+               "statistics": kept_statistics(*statistics)}
         for name, step in sel.picks.items():
             picked = scored.get(step)
             row[name] = {"step": step, "success": picked,

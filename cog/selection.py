@@ -142,15 +142,21 @@ def after_warmup(rows: list[dict[str, float]], cfg: TrainConfig) -> list[dict[st
     return [r for r in rows if "q/data" in r and r["step"] > cfg.bc_warmup_steps]
 
 
+def not_diverged(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+    """The snapshots whose critic had not diverged. Both the workflow rule and the
+    overfitting check drop the others *before* smoothing: a diverged snapshot's huge Q would
+    otherwise lift (or fake a fall in) the smoothed value of the snapshots kept beside it.
+    Divergence has its own warning."""
+    return [r for r in rows if not _diverged_row(r)]
+
+
 def select_workflow(rows: list[dict[str, float]], cfg: TrainConfig) -> tuple[int, str]:
     """Peak of (smoothed) Q on dataset actions after the warm-up, guarded by held-out TD."""
     have_q = [r for r in rows if "q/data" in r]
     if not have_q:
         return select_last(rows)[0], "no Q statistics (a BC run): fell back to the last"
     warm = after_warmup(rows, cfg) or have_q
-    # Diverged snapshots go before smoothing, so that a diverged neighbour's huge Q cannot
-    # lift the smoothed value of a snapshot kept beside it.
-    after = [r for r in warm if not _diverged_row(r)]
+    after = not_diverged(warm)
     if not after:
         return select_last(rows)[0], ("Q on data is above the most any return can be at "
                                       "every snapshot (diverged): fell back to the last")
@@ -192,12 +198,8 @@ def overfitting_warning(rows: list[dict[str, float]], cfg: TrainConfig) -> str |
     """After the warm-up, (smoothed) Q on dataset actions has fallen from its peak by more
     than 10% of the peak's magnitude plus one reward unit, and stayed down for the last two
     snapshots. Kumar et al. read this as the critic overfitting; the cure they give is early
-    stopping (the workflow pick) or a regulariser (``--critic-layer-norm`` here).
-
-    As in the workflow rule, diverged snapshots go before smoothing: a diverged snapshot's
-    huge Q would otherwise hide a fall (or fake one) in the snapshots kept beside it; they
-    have their own warning."""
-    after = [r for r in after_warmup(rows, cfg) if not _diverged_row(r)]
+    stopping (the workflow pick) or a regulariser (``--critic-layer-norm`` here)."""
+    after = not_diverged(after_warmup(rows, cfg))
     if len(after) < 3:
         return None
     q = smooth([r["q/data"] for r in after])
@@ -232,11 +234,14 @@ def select_early_stop(rows: list[dict[str, float]], cfg: TrainConfig) -> tuple[i
     workflow pick; otherwise the last snapshot. The plain workflow rule picks the peak of Q
     even when Q only rises to a plateau, where the peak is any snapshot of the plateau:
     every image run so far saturated there long before its policy worked."""
-    flagged = diverged_warning(rows) or overfitting_warning(rows, cfg)
-    if flagged is None:
+    if diverged_warning(rows) is not None:
+        cause = "diverged"
+    elif overfitting_warning(rows, cfg) is not None:
+        cause = "overfitting"
+    else:
         return select_last(rows)[0], "no overfitting or divergence diagnosed: the last snapshot"
     step, why = select_workflow(rows, cfg)
-    return step, f"{flagged.split(':')[0]} diagnosed: the workflow pick ({why})"
+    return step, f"{cause} diagnosed: the workflow pick ({why})"
 
 
 # The selectors that read only the snapshot statistics (and the run's config): free to run,
@@ -324,12 +329,18 @@ def selector_rows(run_dir: str | os.PathLike) -> tuple[list[dict[str, float]], T
     return rows, cfg
 
 
+Statistics = tuple[list[dict[str, float]], TrainConfig]  # what ``selector_rows`` returns
+
+
 def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTORS,
-               fqe: FQEConfig | None = None, progress: bool = False) -> Selection:
+               fqe: FQEConfig | None = None, progress: bool = False,
+               statistics: Statistics | None = None) -> Selection:
+    """``statistics``: the run's ``selector_rows``, when the caller has read them already
+    (reading them can mean loading the run's datasets, for runs older than ``q/bound``)."""
     unknown = [s for s in selectors if s not in SELECTORS]
     if unknown:
         raise ValueError(f"unknown selector(s) {unknown}; choose from {', '.join(SELECTORS)}")
-    rows, cfg = selector_rows(run_dir)
+    rows, cfg = statistics or selector_rows(run_dir)
     steps = [int(r["step"]) for r in rows]
     sel = Selection(str(run_dir), steps, {}, diagnosis=diagnose(rows, cfg))
     for key in ("q/data", "heldout/td_error", "heldout/q_data"):
@@ -400,15 +411,16 @@ def write_selection(sel: Selection, path: str | os.PathLike) -> None:
 
 
 def saved_selection(run_dir: str | os.PathLike, selectors: tuple[str, ...],
-                    fqe: FQEConfig) -> Selection | None:
+                    fqe: FQEConfig, statistics: Statistics | None = None) -> Selection | None:
     """The selection for ``selectors``, reusing the FQE values of RUN/selection.json when
     they were computed on the same snapshots with the same settings (FQE costs minutes per
     run; the regret benchmark reuses what `cog select` computed). None when FQE is asked
     for and no such values are saved. The free selectors are computed afresh every time, so
     a rule changed since the file was written is the rule applied."""
     free = tuple(s for s in selectors if s != "fqe")
+    statistics = statistics or selector_rows(run_dir)
     if "fqe" not in selectors:
-        return select_run(run_dir, free)
+        return select_run(run_dir, free, statistics=statistics)
     path = Path(run_dir) / "selection.json"
     if not path.is_file():
         return None
@@ -416,10 +428,10 @@ def saved_selection(run_dir: str | os.PathLike, selectors: tuple[str, ...],
         saved = Selection.from_dict(json.loads(path.read_text()))
     except (ValueError, KeyError, TypeError):
         return None
-    steps = [int(r["step"]) for r in snapshot_rows(run_dir)]
+    steps = [int(r["step"]) for r in statistics[0]]
     if saved.steps != steps or "fqe" not in saved.picks or saved.fqe != asdict(fqe):
         return None
-    sel = select_run(run_dir, free)
+    sel = select_run(run_dir, free, statistics=statistics)
     sel.picks["fqe"], sel.notes["fqe"] = saved.picks["fqe"], saved.notes.get("fqe", "")
     sel.evidence["fqe"], sel.fqe = saved.evidence["fqe"], saved.fqe
     sel.picks = {s: sel.picks[s] for s in selectors}

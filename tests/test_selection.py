@@ -127,8 +127,13 @@ def test_the_regret_table_scores_fqe_only_where_it_was_saved(tiny_run, tmp_path,
         raise AssertionError("FQE computed on a run that had none saved")
 
     monkeypatch.setattr(cog.selection, "fqe_values", no_fqe)
+    reads = []  # each run's statistics are read once (for old runs that loads its datasets)
+    read = cog.selection.snapshot_rows
+    monkeypatch.setattr(cog.selection, "snapshot_rows",
+                        lambda run: reads.append(run) or read(run))
     rows = regret.regret_rows([with_fqe, without], fqe, ("workflow", "fqe", "last"),
                               fqe_where_saved=True)
+    assert reads == [with_fqe, without]
     assert "fqe" in rows[0] and "fqe" not in rows[1]
     # Each row keeps what the free selectors read: they give the same pick from it alone.
     kept = rows[1]["statistics"]
