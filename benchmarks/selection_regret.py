@@ -15,6 +15,15 @@ not scored now (a table built over sessions whose earlier run folders are gone),
 means cover them all. Each row keeps the snapshots' training statistics (``statistics``), so
 that a selector written later can be scored on runs whose folders are gone: with ``--merge``
 every kept row that lacks one of the free selectors asked for is scored from them.
+
+The table also gives each selector's **noise floor** on the runs it scored: the regret that a
+perfect selector, one that knew every snapshot's true success, would still show here, because
+"best in hindsight" is the highest of several noisy simulator estimates (a run's 16
+snapshots, at 50 episodes each, have a best that is partly luck). It is estimated by a
+parametric bootstrap: each snapshot's measured success is taken as its truth, every snapshot
+is measured again (binomial over the run's evaluation episodes), and the perfect selector's
+regret is the highest re-measurement minus its own pick's. Taking the measurements as the
+truth spreads the truths a little wider than they are, so the floor is approximate.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from cog.config import TrainConfig  # noqa: E402
@@ -45,6 +55,32 @@ from envs.atomic import write_text_atomic  # noqa: E402
 # The training statistics the free selectors read, kept with every row: a selector written
 # later can be scored on runs whose folders are gone (machines are replaced between sessions).
 KEPT_STATISTICS = ("q/data", "q/bound", "heldout/td_error", "heldout/q_data", "loss/bellman")
+
+
+def noise_floor(success: dict[str, float], episodes: int, draws: int = 4000,
+                seed: int = 0) -> float:
+    """Expected regret of a perfect selector from evaluation noise alone (module docstring):
+    each snapshot measured again over ``episodes`` episodes, with its measured success as
+    its truth."""
+    truth = np.array(list(success.values()), dtype=float)
+    rng = np.random.default_rng(seed)
+    again = rng.binomial(episodes, truth, size=(draws, truth.size)) / episodes
+    oracle = int(np.argmax(truth))  # every snapshot tied at the top has the same truth
+    return float(np.mean(again.max(axis=1) - again[:, oracle]))
+
+
+def evaluation_episodes(row: dict) -> int:
+    """The episodes behind each success figure of a row. Rows from before the count was kept
+    have it read from their figures: the fewest of 20, 50 or 100 episodes (the counts the
+    benchmarks used) that every figure is a whole number of, 20 when all would do."""
+    if "episodes" in row:
+        return int(row["episodes"])
+    values = list(row["success"].values())
+    for n in (20, 50, 100):
+        if all(abs(v * n - round(v * n)) < 1e-6 for v in values):
+            return n
+    raise ValueError(f"row {row['run']}: success figures {values} fit no episode count "
+                     "of 20, 50 or 100")
 
 
 def kept_statistics(selected: list[dict], cfg: TrainConfig) -> dict:
@@ -83,7 +119,9 @@ def regret_rows(runs: list[Path], fqe: FQEConfig,
             print(f"skipped {run}: no evaluation at any snapshot step")
             continue
         best = max(scored.values())
+        cfg = statistics[1]
         row = {"run": str(run), "best": best, "snapshots": len(scored),
+               "episodes": cfg.eval_episodes,
                "success": {str(s): v for s, v in scored.items()},
                "statistics": kept_statistics(*statistics)}
         for name, step in sel.picks.items():
@@ -115,15 +153,18 @@ def score_from_statistics(row: dict, selectors: tuple[str, ...]) -> dict:
 
 
 def summarise(rows: list[dict], selectors: tuple[str, ...] = SELECTORS) -> dict:
-    """Each selector's mean regret over the runs it scored, and "last"'s over the same runs:
-    selectors scored on different runs (FQE not on images, a selector added later) are
-    compared with the baseline on equal terms."""
+    """Each selector's mean regret over the runs it scored, "last"'s over the same runs
+    (selectors scored on different runs, FQE not on images or a selector added later, are
+    compared with the baseline on equal terms), and the noise floor on those runs."""
     out = {}
+    floors = {r["run"]: noise_floor(r["success"], evaluation_episodes(r)) for r in rows}
     for name in selectors:
         scored = [r for r in rows if r.get(name, {}).get("regret") is not None]
         regrets = [r[name]["regret"] for r in scored]
         out[name] = {"mean_regret": (sum(regrets) / len(regrets)) if regrets else None,
                      "runs": len(regrets)}
+        if scored:
+            out[name]["noise_floor"] = sum(floors[r["run"]] for r in scored) / len(scored)
         last = [r["last"]["regret"] for r in scored
                 if r.get("last", {}).get("regret") is not None]
         if name != "last" and last and len(last) == len(scored):
@@ -170,11 +211,13 @@ def main() -> None:
         print(f"| {r['run']} | {r['snapshots']} | {r['best']:.2f} "
               f"({', '.join(f'{int(s) / 1000:g}k' for s in best_steps)}) | "
               + " | ".join(cells) + " |")
-    print("\n| selector | mean regret | runs | last on the same runs |\n|---|---|---|---|")
+    print("\n| selector | mean regret | runs | last on the same runs | a perfect selector's "
+          "(evaluation noise alone) |\n|---|---|---|---|---|")
     for name, s in summary.items():
         mean = "-" if s["mean_regret"] is None else f"{s['mean_regret']:.3f}"
         same = f"{s['last_on_same_runs']:.3f}" if "last_on_same_runs" in s else "-"
-        print(f"| {name} | {mean} | {s['runs']} | {same} |")
+        floor = f"{s['noise_floor']:.3f}" if "noise_floor" in s else "-"
+        print(f"| {name} | {mean} | {s['runs']} | {same} | {floor} |")
     write_text_atomic(args.out, json.dumps(summary, indent=2) + "\n")
     write_text_atomic(runs_json, json.dumps(rows, indent=2) + "\n")
     print(f"wrote {args.out}")

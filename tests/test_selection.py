@@ -141,6 +141,7 @@ def test_the_regret_table_scores_fqe_only_where_it_was_saved(tiny_run, tmp_path,
     assert select_workflow(kept["snapshots"], TrainConfig(
         bc_warmup_steps=kept["bc_warmup_steps"]))[0] == rows[1]["workflow"]["step"]
     assert rows[1]["last"] == {"step": 30, "success": 0.2, "regret": pytest.approx(0.3)}
+    assert rows[1]["episodes"] == 5  # the run's eval_episodes, for the noise floor
     summary = regret.summarise(rows, ("workflow", "fqe", "last"))
     assert summary["fqe"]["runs"] == 1 and summary["last"]["runs"] == 2
     assert summary["last"]["mean_regret"] == pytest.approx(0.3)
@@ -168,8 +169,8 @@ def test_the_regret_table_merges_earlier_rows_and_replaces_rescored_runs():
     spec.loader.exec_module(regret)
 
     def row(run, last):
-        return {"run": run, "best": 0.5, "last": {"step": 1, "success": last,
-                                                    "regret": 0.5 - last}}
+        return {"run": run, "best": 0.5, "success": {"1": last, "2": 0.5},
+                "last": {"step": 1, "success": last, "regret": 0.5 - last}}
 
     old = [row("gone", 0.5), row("again", 0.0)]
     merged = regret.merge_rows(old, [row("again", 0.3), row("new", 0.1)])
@@ -177,6 +178,43 @@ def test_the_regret_table_merges_earlier_rows_and_replaces_rescored_runs():
     assert merged[1]["last"]["success"] == 0.3
     summary = regret.summarise(merged, ("last",))["last"]
     assert summary["runs"] == 3 and summary["mean_regret"] == pytest.approx((0 + 0.2 + 0.4) / 3)
+
+
+def test_the_noise_floor_is_a_perfect_selectors_regret_from_evaluation_noise():
+    """Two snapshots that truly succeed half the time, measured over 20 episodes each: a
+    selector that knows they are equal still loses E[(Y - X)+] = E|X - Y| / 2 against the
+    luckier measurement. Exact figure from the binomial, against the bootstrap."""
+    import importlib.util
+    from math import comb
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_regret.py"
+    spec = importlib.util.spec_from_file_location("selection_regret", script)
+    regret = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regret)
+    n = 20
+    pmf = [comb(n, k) / 2 ** n for k in range(n + 1)]
+    exact = sum(pmf[i] * pmf[j] * abs(i - j) / n for i in range(n + 1)
+                for j in range(n + 1)) / 2
+    floor = regret.noise_floor({"10": 0.5, "20": 0.5}, n, draws=20000)
+    assert floor == pytest.approx(exact, abs=0.005) and exact > 0.05
+    assert regret.noise_floor({"10": 0.0, "20": 1.0}, n) == 0.0  # no noise at 0 and 1
+    assert regret.noise_floor({"10": 0.4}, n) == 0.0  # one snapshot: nothing to choose
+    # A truly better snapshot: the floor is smaller than between equals, not zero.
+    assert 0 < regret.noise_floor({"10": 0.6, "20": 0.4}, n) < floor
+    # Rows from before the count was kept: read from their figures.
+    assert regret.evaluation_episodes({"success": {"1": 0.65, "2": 0.35}}) == 20
+    assert regret.evaluation_episodes({"success": {"1": 0.34, "2": 0.0}}) == 50
+    assert regret.evaluation_episodes({"success": {"1": 0.5, "2": 0.0}}) == 20
+    assert regret.evaluation_episodes({"episodes": 50, "success": {"1": 0.5}}) == 50
+    with pytest.raises(ValueError, match="row r: success figures"):
+        regret.evaluation_episodes({"run": "r", "success": {"1": 0.123}})
+    summary = regret.summarise([{"run": "r", "best": 0.5, "episodes": n,
+                                 "success": {"10": 0.5, "20": 0.5},
+                                 "last": {"step": 20, "success": 0.5, "regret": 0.0}}],
+                               ("last",))
+    assert summary["last"]["noise_floor"] == pytest.approx(
+        regret.noise_floor({"10": 0.5, "20": 0.5}, n))
 
 
 def test_early_stop_leaves_the_last_snapshot_only_when_overfitting_is_diagnosed():
