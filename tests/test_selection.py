@@ -27,6 +27,19 @@ from data_collection.hdf5_format import save_dataset
 
 
 @pytest.fixture(scope="module")
+def regret():
+    """benchmarks/selection_regret.py, which is a script, not a package module."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_regret.py"
+    spec = importlib.util.spec_from_file_location("selection_regret", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("sel")
     save_dataset(root / "task.h5", random_dataset(8, 5, image_size=8, seed=1))
@@ -101,19 +114,14 @@ def test_a_saved_selection_is_reused_only_for_the_same_question(tiny_run):
     assert saved_selection(tiny_run, ("workflow", "last"), fqe).picks["last"] == 30
 
 
-def test_the_regret_table_scores_fqe_only_where_it_was_saved(tiny_run, tmp_path, monkeypatch):
+def test_the_regret_table_scores_fqe_only_where_it_was_saved(regret, tiny_run, tmp_path,
+                                                              monkeypatch):
     """`selection_regret.py --fqe-where-saved` adds runs (image runs, say) without paying
     for FQE on them, and counts each selector over the runs it scored."""
-    import importlib.util
     import shutil
-    from pathlib import Path
 
     import cog.selection
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_regret.py"
-    spec = importlib.util.spec_from_file_location("selection_regret", script)
-    regret = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(regret)
     fqe = FQEConfig(steps=30)
     with_fqe, without = tmp_path / "with_fqe", tmp_path / "without"
     for run in (with_fqe, without):
@@ -157,16 +165,9 @@ def test_the_regret_table_scores_fqe_only_where_it_was_saved(tiny_run, tmp_path,
         regret.regret_rows([without], fqe, ("workflow", "fqe", "last"))
 
 
-def test_the_regret_table_merges_earlier_rows_and_replaces_rescored_runs():
+def test_the_regret_table_merges_earlier_rows_and_replaces_rescored_runs(regret):
     """`--merge`: rows of runs whose folders are gone stay in the table; a run scored again
     replaces its earlier row, never counts twice."""
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_regret.py"
-    spec = importlib.util.spec_from_file_location("selection_regret", script)
-    regret = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(regret)
 
     def row(run, last):
         return {"run": run, "best": 0.5, "success": {"1": last, "2": 0.5},
@@ -180,18 +181,12 @@ def test_the_regret_table_merges_earlier_rows_and_replaces_rescored_runs():
     assert summary["runs"] == 3 and summary["mean_regret"] == pytest.approx((0 + 0.2 + 0.4) / 3)
 
 
-def test_the_noise_floor_is_a_perfect_selectors_regret_from_evaluation_noise():
+def test_the_noise_floor_is_a_perfect_selectors_regret_from_evaluation_noise(regret):
     """Two snapshots that truly succeed half the time, measured over 20 episodes each: a
     selector that knows they are equal still loses E[(Y - X)+] = E|X - Y| / 2 against the
     luckier measurement. Exact figure from the binomial, against the bootstrap."""
-    import importlib.util
     from math import comb
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_regret.py"
-    spec = importlib.util.spec_from_file_location("selection_regret", script)
-    regret = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(regret)
     n = 20
     pmf = [comb(n, k) / 2 ** n for k in range(n + 1)]
     exact = sum(pmf[i] * pmf[j] * abs(i - j) / n for i in range(n + 1)
@@ -241,17 +236,10 @@ def test_early_stop_leaves_the_last_snapshot_only_when_overfitting_is_diagnosed(
     assert step == 20000 and why.startswith("diverged diagnosed")
 
 
-def test_the_regret_table_scores_a_new_free_selector_from_stored_statistics():
+def test_the_regret_table_scores_a_new_free_selector_from_stored_statistics(regret):
     """A selector added later is scored on rows whose run folders are gone, from the
     statistics each row keeps; rows from before statistics were kept are left as they were,
     and a pick already in a row is not redone."""
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_regret.py"
-    spec = importlib.util.spec_from_file_location("selection_regret", script)
-    regret = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(regret)
     snapshots = [{"step": s, "q/data": q, "q/bound": 100.0}
                  for s, q in [(10, 5.0), (20, 80.0), (30, 86.0), (40, 85.0), (50, 85.5)]]
     row = {"run": "gone", "best": 0.4, "success": {"10": 0.0, "20": 0.0, "30": 0.0,
