@@ -196,3 +196,16 @@ def fake_run(run_dir, evals: dict[int, float], q_data: list[float] | None = None
         for i, q in enumerate(q_data):
             train.append({"step": 100 * (i + 1), "q/data": q, "q/policy": q - 1.0})
         train.flush()
+
+
+def load_benchmark(name: str):
+    """``benchmarks/<name>.py`` as a module: the benchmarks are scripts, not a package, and
+    their tests call into them."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

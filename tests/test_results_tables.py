@@ -3,7 +3,6 @@ names, and hold only finished runs (an unfinished run is printed with its step i
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -11,17 +10,12 @@ from pathlib import Path
 import pytest
 
 from cog.sweep import SweepConfig, report_sweep, run_dir_for
-from cog.testing import fake_run
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "results_tables.py"
+from cog.testing import fake_run, load_benchmark
 
 
 @pytest.fixture(scope="module")
 def tables():
-    spec = importlib.util.spec_from_file_location("results_tables", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("results_tables")
 
 
 def _run(run_dir: Path, evals: dict[int, float], planned: int) -> None:

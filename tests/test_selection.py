@@ -22,21 +22,13 @@ from cog.selection import (
     write_selection,
 )
 from cog.snapshots import snapshot_steps
-from cog.testing import random_dataset
+from cog.testing import load_benchmark, random_dataset
 from data_collection.hdf5_format import save_dataset
 
 
 @pytest.fixture(scope="module")
 def regret():
-    """benchmarks/selection_regret.py, which is a script, not a package module."""
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "selection_regret.py"
-    spec = importlib.util.spec_from_file_location("selection_regret", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("selection_regret")
 
 
 @pytest.fixture(scope="module")
