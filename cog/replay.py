@@ -115,9 +115,10 @@ class ReplayBuffer:
         self.images = to_dev([ds.images for ds in parts]) if use_images else None
         self.actions = to_dev([ds.actions for ds in parts], torch.float32)
         self.rewards = to_dev(rewards, torch.float32)
-        # The largest one-step reward (as trained on: prior relabelled), before any n-step
-        # sums, floored at 0: what bounds every return, see value_bound().
+        # The largest and smallest one-step rewards (as trained on: prior relabelled), before
+        # any n-step sums, floored (capped) at 0: what bounds every return, see value_range().
         self.max_reward = float(np.concatenate(rewards).max(initial=0.0))
+        self.min_reward = float(np.concatenate(rewards).min(initial=0.0))
         self.dones = to_dev([ds.terminals for ds in parts], torch.float32)
         self.obs_index = to_dev(obs_index)
         self.from_task = to_dev(is_task)
@@ -155,6 +156,12 @@ class ReplayBuffer:
         discount 0.99. A conservative critic may sit below the true values (CQL's lower
         bound), but Q on the data above this is divergence, not learning."""
         return self.max_reward / (1.0 - discount)
+
+    def value_range(self, discount: float) -> tuple[float, float]:
+        """The least and the most any discounted return of this data can be: [0, 100] for
+        COG's 0/1 rewards at discount 0.99. A value estimate outside it (FQE's, say) is an
+        estimator that has not converged, not a policy's value."""
+        return self.min_reward / (1.0 - discount), self.value_bound(discount)
 
     @property
     def num_task(self) -> int:

@@ -22,7 +22,9 @@ the simulator, and names one snapshot step:
   starts where the new task starts (closed or blocked drawer), so these are the initial
   conditions the task data never shows; a task-only run, which has no prior data, is scored
   at its task episodes' starts instead. What FQE cannot see is the rest of the new task's
-  start distribution beyond those episodes.
+  start distribution beyond those episodes. FQE itself can diverge, on a policy whose actions
+  leave the data's support: estimates outside the range any return of the data can take are
+  named in a warning, since they rank nothing.
 
 ``diagnose`` adds the workflow's warnings (Q on data fallen from its peak: overfitting; a
 held-out TD error that has grown) to every selection.
@@ -67,12 +69,14 @@ class Selection:
     notes: dict[str, str] = field(default_factory=dict)  # selector -> why
     diagnosis: list[str] = field(default_factory=list)  # warnings from the statistics
     fqe: dict | None = None  # the FQEConfig used, when FQE was among the selectors
+    fqe_range: list[float] | None = None  # [least, most] any return of the data can be
 
     def to_dict(self) -> dict:
         return {"run": self.run, "steps": self.steps, "picks": self.picks,
                 "evidence": {k: {str(s): v for s, v in d.items()}
                              for k, d in self.evidence.items()},
-                "notes": self.notes, "diagnosis": self.diagnosis, "fqe": self.fqe}
+                "notes": self.notes, "diagnosis": self.diagnosis, "fqe": self.fqe,
+                "fqe_range": self.fqe_range}
 
     @classmethod
     def from_dict(cls, d: dict) -> Selection:
@@ -80,7 +84,8 @@ class Selection:
                    {k: int(v) for k, v in d["picks"].items()},
                    {k: {int(s): float(v) for s, v in e.items()}
                     for k, e in d["evidence"].items()},
-                   dict(d["notes"]), list(d.get("diagnosis", [])), d.get("fqe"))
+                   dict(d["notes"]), list(d.get("diagnosis", [])), d.get("fqe"),
+                   d.get("fqe_range"))
 
 
 def snapshot_rows(run_dir: str | os.PathLike) -> list[dict[str, float]]:
@@ -254,8 +259,9 @@ FREE_SELECTORS = {
 
 
 def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
-               progress: bool = False) -> dict[int, float]:
-    """FQE value of each snapshot's policy at the new task's initial states (see above)."""
+               progress: bool = False) -> tuple[dict[int, float], tuple[float, float]]:
+    """FQE value of each snapshot's policy at the new task's initial states (see above), and
+    the range any return of the run's data can take (``ReplayBuffer.value_range``)."""
     import torch
 
     from cog.distributions import policy_action
@@ -288,7 +294,34 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
         if cfg.normalize_state:
             q_nets.set_state_normalizer(*buffer.state_statistics())
         values[step] = _fit_q(q_nets, buffer, act, init_obs, cfg.discount, fqe)
-    return values
+    return values, buffer.value_range(cfg.discount)
+
+
+def outside_range(value: float, low: float, high: float) -> bool:
+    """A value estimate clearly outside [low, high], the range any return of the data can
+    take; the margin (10% of the range plus one reward unit) allows for estimation noise."""
+    margin = 0.1 * (high - low) + 1.0
+    return not low - margin <= value <= high + margin
+
+
+def fqe_range_warning(values: dict[int, float], value_range: list[float] | None) -> str | None:
+    """FQE estimates no policy's value could have: FQE has not converged on those snapshots
+    (it diverges on a policy whose actions leave the data's support), so its ranking of
+    them, its pick included, is not evidence."""
+    if not value_range or not values:
+        return None
+    low, high = value_range
+    bad = [s for s, v in sorted(values.items()) if outside_range(v, low, high)]
+    if not bad:
+        return None
+    best = max(values, key=lambda s: (values[s], s))
+    pick = (f"; its pick, step {best} ({values[best]:.3g}), is one of them"
+            if best in bad else "")
+    shown = ", ".join(f"{s} ({values[s]:.3g})" for s in bad[:6]) + (", ..." if len(bad) > 6
+                                                                     else "")
+    return (f"FQE did not converge on {len(bad)} of {len(values)} snapshots: estimates at "
+            f"steps {shown} lie outside [{low:g}, {high:g}], the range any return of this "
+            f"data can take{pick}; check the fqe pick against the others")
 
 
 def _fit_q(q_nets, buffer, act, init_obs, discount: float, fqe: FQEConfig) -> float:
@@ -351,8 +384,12 @@ def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTOR
             sel.picks[name], sel.notes[name] = FREE_SELECTORS[name](rows, cfg)
         else:
             fqe = fqe or FQEConfig()
-            values = fqe_values(run_dir, steps, fqe, progress=progress)
+            values, value_range = fqe_values(run_dir, steps, fqe, progress=progress)
             sel.evidence["fqe"], sel.fqe = values, asdict(fqe)
+            sel.fqe_range = [float(v) for v in value_range]
+            warning = fqe_range_warning(values, sel.fqe_range)
+            if warning is not None:
+                sel.diagnosis.append(warning)
             best = max(values, key=lambda s: (values[s], s))
             sel.picks[name] = best
             sel.notes[name] = (f"highest FQE value at the prior episodes' starts "
@@ -434,5 +471,9 @@ def saved_selection(run_dir: str | os.PathLike, selectors: tuple[str, ...],
     sel = select_run(run_dir, free, statistics=statistics)
     sel.picks["fqe"], sel.notes["fqe"] = saved.picks["fqe"], saved.notes.get("fqe", "")
     sel.evidence["fqe"], sel.fqe = saved.evidence["fqe"], saved.fqe
+    sel.fqe_range = saved.fqe_range
+    warning = fqe_range_warning(sel.evidence["fqe"], sel.fqe_range)
+    if warning is not None:
+        sel.diagnosis.append(warning)
     sel.picks = {s: sel.picks[s] for s in selectors}
     return sel

@@ -348,6 +348,35 @@ def test_the_value_bound_comes_from_the_rewards_trained_on():
                         n_step=3).value_bound(0.9) == pytest.approx(30.0)  # one-step rewards
     negative = random_dataset(6, 5, image_size=4, seed=3, reward=-1.0)
     assert ReplayBuffer(negative, None, use_images=False).value_bound(0.99) == 0.0
+    low, high = ReplayBuffer(negative, None, use_images=False).value_range(0.99)
+    assert (low, high) == (pytest.approx(-100.0), 0.0)
+    assert ReplayBuffer(task, prior, use_images=False).value_range(0.99) == \
+        (0.0, pytest.approx(100.0))
+
+
+def test_fqe_estimates_no_return_could_have_are_flagged(tiny_run, monkeypatch):
+    import cog.selection
+
+    def fake_fqe(run_dir, steps, fqe, progress=False):
+        # step 20 diverged upwards, as FQE did on a diverging state run (891,378 at 22.5k)
+        return {10: -4.0, 20: 8.9e5, 30: 61.0}, (0.0, 100.0)
+
+    monkeypatch.setattr(cog.selection, "fqe_values", fake_fqe)
+    sel = select_run(tiny_run, ("fqe", "last"), FQEConfig(steps=30))
+    assert sel.picks["fqe"] == 20  # the pick is unchanged: the warning is what says why not
+    warned = [d for d in sel.diagnosis if d.startswith("FQE did not converge")]
+    assert warned == ["FQE did not converge on 1 of 3 snapshots: estimates at steps "
+                      "20 (8.9e+05) lie outside [0, 100], the range any return of this data "
+                      "can take; its pick, step 20 (8.9e+05), is one of them; check the fqe "
+                      "pick against the others"]
+    # -4 is within the margin of 0 (10% of the range plus one unit): estimation noise
+    assert cog.selection.fqe_range_warning({10: -11.5, 20: 5.0}, [0.0, 100.0]) is not None
+    assert cog.selection.fqe_range_warning({10: -10.5, 20: 111.0}, [0.0, 100.0]) is None
+    # ... and a saved selection reused by the regret table says the same
+    write_selection(sel, tiny_run / "selection.json")
+    again = saved_selection(tiny_run, ("fqe", "last"), FQEConfig(steps=30))
+    assert again.fqe_range == [0.0, 100.0] and again.diagnosis == sel.diagnosis
+    (tiny_run / "selection.json").unlink()
 
 
 def test_snapshots_carry_the_value_bound(tiny_run):
