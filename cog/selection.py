@@ -297,6 +297,11 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
     return values, buffer.value_range(cfg.discount)
 
 
+def fqe_pick(values: dict[int, float]) -> int:
+    """The snapshot with the highest FQE value (the later one on a tie)."""
+    return max(values, key=lambda s: (values[s], s))
+
+
 def outside_range(value: float, low: float, high: float) -> bool:
     """A value estimate clearly outside [low, high], the range any return of the data can
     take; the margin (10% of the range plus one reward unit) allows for estimation noise."""
@@ -314,7 +319,7 @@ def fqe_range_warning(values: dict[int, float], value_range: list[float] | None)
     bad = [s for s, v in sorted(values.items()) if outside_range(v, low, high)]
     if not bad:
         return None
-    best = max(values, key=lambda s: (values[s], s))
+    best = fqe_pick(values)
     pick = (f"; its pick, step {best} ({values[best]:.3g}), is one of them"
             if best in bad else "")
     shown = ", ".join(f"{s} ({values[s]:.3g})" for s in bad[:6]) + (", ..." if len(bad) > 6
@@ -390,7 +395,7 @@ def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTOR
             warning = fqe_range_warning(values, sel.fqe_range)
             if warning is not None:
                 sel.diagnosis.append(warning)
-            best = max(values, key=lambda s: (values[s], s))
+            best = fqe_pick(values)
             sel.picks[name] = best
             sel.notes[name] = (f"highest FQE value at the prior episodes' starts "
                                f"({values[best]:.2f})")

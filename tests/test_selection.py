@@ -358,7 +358,7 @@ def test_fqe_estimates_no_return_could_have_are_flagged(tiny_run, monkeypatch):
     import cog.selection
 
     def fake_fqe(run_dir, steps, fqe, progress=False):
-        # step 20 diverged upwards, as FQE did on a diverging state run (891,378 at 22.5k)
+        # step 20 diverged upwards, as FQE did on a diverging state run (891,379 at 22.5k)
         return {10: -4.0, 20: 8.9e5, 30: 61.0}, (0.0, 100.0)
 
     monkeypatch.setattr(cog.selection, "fqe_values", fake_fqe)
