@@ -117,8 +117,9 @@ class ReplayBuffer:
         self.rewards = to_dev(rewards, torch.float32)
         # The largest and smallest one-step rewards (as trained on: prior relabelled), before
         # any n-step sums, floored (capped) at 0: what bounds every return, see value_range().
-        self.max_reward = float(np.concatenate(rewards).max(initial=0.0))
-        self.min_reward = float(np.concatenate(rewards).min(initial=0.0))
+        all_rewards = np.concatenate(rewards)
+        self.max_reward = float(all_rewards.max(initial=0.0))
+        self.min_reward = float(all_rewards.min(initial=0.0))
         self.dones = to_dev([ds.terminals for ds in parts], torch.float32)
         self.obs_index = to_dev(obs_index)
         self.from_task = to_dev(is_task)

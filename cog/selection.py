@@ -297,6 +297,17 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
     return values, buffer.value_range(cfg.discount)
 
 
+def attach_fqe(sel: Selection, values: dict[int, float], fqe: dict,
+               value_range: list[float] | None) -> None:
+    """Put FQE's values, settings and value range into ``sel``, with the warning when some
+    estimates lie outside that range (computed afresh or reused from a saved selection)."""
+    sel.evidence["fqe"], sel.fqe = values, fqe
+    sel.fqe_range = None if value_range is None else [float(v) for v in value_range]
+    warning = fqe_range_warning(values, sel.fqe_range)
+    if warning is not None:
+        sel.diagnosis.append(warning)
+
+
 def fqe_pick(values: dict[int, float]) -> int:
     """The snapshot with the highest FQE value (the later one on a tie)."""
     return max(values, key=lambda s: (values[s], s))
@@ -390,11 +401,7 @@ def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTOR
         else:
             fqe = fqe or FQEConfig()
             values, value_range = fqe_values(run_dir, steps, fqe, progress=progress)
-            sel.evidence["fqe"], sel.fqe = values, asdict(fqe)
-            sel.fqe_range = [float(v) for v in value_range]
-            warning = fqe_range_warning(values, sel.fqe_range)
-            if warning is not None:
-                sel.diagnosis.append(warning)
+            attach_fqe(sel, values, asdict(fqe), list(value_range))
             best = fqe_pick(values)
             sel.picks[name] = best
             sel.notes[name] = (f"highest FQE value at the prior episodes' starts "
@@ -475,10 +482,6 @@ def saved_selection(run_dir: str | os.PathLike, selectors: tuple[str, ...],
         return None
     sel = select_run(run_dir, free, statistics=statistics)
     sel.picks["fqe"], sel.notes["fqe"] = saved.picks["fqe"], saved.notes.get("fqe", "")
-    sel.evidence["fqe"], sel.fqe = saved.evidence["fqe"], saved.fqe
-    sel.fqe_range = saved.fqe_range
-    warning = fqe_range_warning(sel.evidence["fqe"], sel.fqe_range)
-    if warning is not None:
-        sel.diagnosis.append(warning)
+    attach_fqe(sel, saved.evidence["fqe"], saved.fqe, saved.fqe_range)
     sel.picks = {s: sel.picks[s] for s in selectors}
     return sel
