@@ -183,9 +183,19 @@ class ReplayBuffer:
 
     def initial_obs(self, part: str) -> dict[str, Tensor]:
         """The first observation of every episode of the ``prior`` or ``task`` file."""
+        return self.obs_at(self.initial_rows(part))
+
+    def initial_rows(self, part: str) -> Tensor:
+        """The observation rows (see ``obs_at``) of those first observations."""
         if part not in self.first_rows:
             raise ValueError(f"this buffer holds no {part} data")
-        return self._obs(self.first_rows[part])
+        return self.first_rows[part]
+
+    @property
+    def num_obs_rows(self) -> int:
+        """Observation rows, held-out episodes' included: a transition's observation is
+        row ``obs_index[i]`` and its bootstrap observation row ``next_rows[i]``."""
+        return int(self.states.shape[0])
 
     def episodes(self, part: str) -> list[Batch]:
         """Every episode of the ``prior`` or ``task`` file as one batch of its transitions in
@@ -218,16 +228,17 @@ class ReplayBuffer:
 
     def _batch(self, idx: Tensor) -> Batch:
         return Batch(
-            obs=self._obs(self.obs_index[idx]),
+            obs=self.obs_at(self.obs_index[idx]),
             actions=self.actions[idx],
             rewards=self.rewards[idx],
             dones=self.dones[idx],
-            next_obs=self._obs(self.next_rows[idx]),
+            next_obs=self.obs_at(self.next_rows[idx]),
             from_task=self.from_task[idx],
             discounts=None if self.discounts is None else self.discounts[idx],
         )
 
-    def _obs(self, rows: Tensor) -> dict[str, Tensor]:
+    def obs_at(self, rows: Tensor) -> dict[str, Tensor]:
+        """The observations at these rows."""
         obs = {"state": self.states[rows]}
         if self.images is not None:
             obs["image"] = self.images[rows]

@@ -24,7 +24,8 @@ the simulator, and names one snapshot step:
   at its task episodes' starts instead. What FQE cannot see is the rest of the new task's
   start distribution beyond those episodes. FQE itself can diverge, on a policy whose actions
   leave the data's support: estimates outside the range any return of the data can take are
-  named in a warning, since they rank nothing.
+  named in a warning, since they rank nothing. On image runs FQE's critic reads the run's last
+  critic's features, fixed (``FQEConfig.encoder``): only its Q head is fitted.
 
 ``diagnose`` adds the workflow's warnings (Q on data fallen from its peak: overfitting; a
 held-out TD error that has grown) to every selection.
@@ -58,6 +59,31 @@ class FQEConfig:
     lr: float = 1e-3
     polyak_tau: float = 0.05  # a fast target: value must cross ~40 steps in a few thousand
     seed: int = 0
+    # The fresh critic's encoder. "train": fit the whole critic, encoder included (one
+    # encoder pass per sampled observation and step). "frozen": fit only its Q head, on the
+    # features of the run's last critic, computed once for every observation of the data,
+    # with each snapshot's actions computed once too; the FQE steps are then MLP steps. That
+    # turns an image run's FQE from hours into minutes on a CPU, at the price of judging every
+    # snapshot through one fixed representation. "auto": frozen for image runs, train for
+    # state runs (a state encoder is cheap).
+    encoder: str = "auto"
+
+    def resolved_encoder(self, obs: str) -> str:
+        if self.encoder not in FQE_ENCODERS:
+            raise ValueError(f"FQE encoder {self.encoder!r} is not one of "
+                             f"{', '.join(FQE_ENCODERS)}")
+        if self.encoder != "auto":
+            return self.encoder
+        return "frozen" if obs == "image" else "train"
+
+    @classmethod
+    def saved(cls, d: dict) -> FQEConfig:
+        """The settings a selection was saved with; a field added since takes its default,
+        which does what FQE did before the field existed."""
+        return cls(**{**asdict(cls()), **d})
+
+
+FQE_ENCODERS = ("auto", "train", "frozen")
 
 
 @dataclass
@@ -264,16 +290,20 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
     the range any return of the run's data can take (``ReplayBuffer.value_range``)."""
     import torch
 
-    from cog.distributions import policy_action
     from cog.runs import load_run
     from cog.trainer import build_buffer, build_nets, load_datasets
 
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
+    frozen = fqe.resolved_encoder(cfg.obs) == "frozen"
     task, prior = load_datasets(cfg)
     data_cfg = TrainConfig.from_dict({**cfg.to_dict(), "algo": "cql"})  # all of the data
     buffer = build_buffer(data_cfg, task, prior, torch.device("cpu"))
-    init_obs = buffer.initial_obs("prior" if prior is not None else "task")
+    init_rows = buffer.initial_rows("prior" if prior is not None else "task")
+    features = None
+    if frozen:  # the run's last critic's features of every observation row, once
+        last, _, _ = load_run(run_dir)
+        features = _over_rows(buffer, last.critic.encode)
     values = {}
     iterator = steps
     if progress:
@@ -282,19 +312,67 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
         iterator = tqdm(steps, desc=f"FQE {run_dir.name}", unit="snapshot")
     for step in iterator:
         policy_nets, _, _ = load_run(run_dir, step)
-
-        def act(obs, nets=policy_nets):
-            mean, log_std = nets.policy(obs)
-            return policy_action(mean, log_std, True, None)
-
+        act = _policy_actions(policy_nets)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(fqe.seed)
             q_nets = build_nets(cfg, task.image_size, buffer.states.shape[1],
                                 task.actions.shape[1])
         if cfg.normalize_state:
             q_nets.set_state_normalizer(*buffer.state_statistics())
-        values[step] = _fit_q(q_nets, buffer, act, init_obs, cfg.discount, fqe)
+        if frozen:
+            actions = _over_rows(buffer, act)  # the snapshot's action at every row, once
+            inputs = _FrozenInputs(features, actions)
+        else:
+            inputs = _TrainedInputs(buffer, act)
+        values[step] = _fit_q(q_nets, buffer, inputs, init_rows, cfg.discount, fqe)
     return values, buffer.value_range(cfg.discount)
+
+
+def _policy_actions(nets):
+    """The snapshot's deterministic action at a batch of observations."""
+    from cog.distributions import policy_action
+
+    def act(obs):
+        mean, log_std = nets.policy(obs)
+        return policy_action(mean, log_std, True, None)
+    return act
+
+
+def _over_rows(buffer, fn, chunk: int = 1024):
+    """``fn`` of every observation row of ``buffer``, computed in chunks; rows on axis -2
+    (actions (rows, A), features (rows, F), or (n_q, rows, F) from a per-member encoder)."""
+    import torch
+
+    rows = torch.arange(buffer.num_obs_rows, device=buffer.device)
+    with torch.no_grad():
+        return torch.cat([fn(buffer.obs_at(r)) for r in rows.split(chunk)], dim=-2)
+
+
+class _TrainedInputs:
+    """What FQE's critic reads when it trains its own encoder: the observations themselves,
+    and the snapshot's action computed on them."""
+
+    def __init__(self, buffer, act):
+        self.buffer, self.act = buffer, act
+
+    def features(self, critic, rows):
+        return critic.encode(self.buffer.obs_at(rows))
+
+    def action(self, rows):
+        return self.act(self.buffer.obs_at(rows))
+
+
+class _FrozenInputs:
+    """... and when it reads fixed features: both computed once for every row."""
+
+    def __init__(self, features, actions):
+        self.feats, self.actions = features, actions
+
+    def features(self, critic, rows):
+        return self.feats.index_select(-2, rows)
+
+    def action(self, rows):
+        return self.actions[rows]
 
 
 def attach_fqe(sel: Selection, values: dict[int, float], fqe: dict,
@@ -340,20 +418,23 @@ def fqe_range_warning(values: dict[int, float], value_range: list[float] | None)
             f"data can take{pick}; check the fqe pick against the others")
 
 
-def _fit_q(q_nets, buffer, act, init_obs, discount: float, fqe: FQEConfig) -> float:
+def _fit_q(q_nets, buffer, inputs, init_rows, discount: float, fqe: FQEConfig) -> float:
+    """Fit Q^pi by regression on the Bellman target r + gamma Q'(s', pi(s')), then its mean
+    at ``init_rows`` under the policy's own action."""
     import torch
 
     critic, target = q_nets.critic, q_nets.critic_target
     opt = torch.optim.Adam(critic.parameters(), lr=fqe.lr)
     g = torch.Generator().manual_seed(fqe.seed)
     for _ in range(fqe.steps):
-        b = buffer.sample(fqe.batch_size, g)
+        idx = buffer.sample_indices(fqe.batch_size, g)
+        rows, next_rows = buffer.obs_index[idx], buffer.next_rows[idx]
         with torch.no_grad():
-            a_next = act(b.next_obs)
-            v = target.q(target.encode(b.next_obs), a_next.unsqueeze(1))[:, :, 0].mean(0)
-            gamma = discount if b.discounts is None else b.discounts
-            y = b.rewards + gamma * (1.0 - b.dones) * v
-        q = critic.q(critic.encode(b.obs), b.actions.unsqueeze(1))[:, :, 0]
+            a_next = inputs.action(next_rows)
+            v = target.q(inputs.features(target, next_rows), a_next.unsqueeze(1))[:, :, 0].mean(0)
+            gamma = discount if buffer.discounts is None else buffer.discounts[idx]
+            y = buffer.rewards[idx] + gamma * (1.0 - buffer.dones[idx]) * v
+        q = critic.q(inputs.features(critic, rows), buffer.actions[idx].unsqueeze(1))[:, :, 0]
         loss = (q - y.unsqueeze(0)).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -362,8 +443,9 @@ def _fit_q(q_nets, buffer, act, init_obs, discount: float, fqe: FQEConfig) -> fl
             torch._foreach_lerp_(list(target.parameters()), list(critic.parameters()),
                                  fqe.polyak_tau)
     with torch.no_grad():
-        a0 = act(init_obs)
-        return float(critic.q(critic.encode(init_obs), a0.unsqueeze(1))[:, :, 0].mean())
+        a0 = inputs.action(init_rows)
+        return float(critic.q(inputs.features(critic, init_rows), a0.unsqueeze(1))[:, :, 0]
+                     .mean())
 
 
 def selector_rows(run_dir: str | os.PathLike) -> tuple[list[dict[str, float]], TrainConfig]:
@@ -404,8 +486,10 @@ def select_run(run_dir: str | os.PathLike, selectors: tuple[str, ...] = SELECTOR
             attach_fqe(sel, values, asdict(fqe), list(value_range))
             best = fqe_pick(values)
             sel.picks[name] = best
+            features = ("; Q head on the last critic's features"
+                        if fqe.resolved_encoder(cfg.obs) == "frozen" else "")
             sel.notes[name] = (f"highest FQE value at the prior episodes' starts "
-                               f"({values[best]:.2f})")
+                               f"({values[best]:.2f}{features})")
     return sel
 
 
@@ -478,7 +562,11 @@ def saved_selection(run_dir: str | os.PathLike, selectors: tuple[str, ...],
     except (ValueError, KeyError, TypeError):
         return None
     steps = [int(r["step"]) for r in statistics[0]]
-    if saved.steps != steps or "fqe" not in saved.picks or saved.fqe != asdict(fqe):
+    try:
+        saved_fqe = FQEConfig.saved(saved.fqe or {})
+    except TypeError:  # a setting this version does not know
+        return None
+    if saved.steps != steps or "fqe" not in saved.picks or saved_fqe != fqe:
         return None
     sel = select_run(run_dir, free, statistics=statistics)
     sel.picks["fqe"], sel.notes["fqe"] = saved.picks["fqe"], saved.notes.get("fqe", "")

@@ -23,6 +23,7 @@ from cog.selection import (
 )
 from cog.snapshots import snapshot_steps
 from cog.testing import load_benchmark, random_dataset
+from cog.trainer import torch_settings
 from data_collection.hdf5_format import save_dataset
 
 
@@ -94,6 +95,17 @@ def test_a_saved_selection_is_reused_only_for_the_same_question(tiny_run):
     assert again.picks == {"fqe": sel.picks["fqe"], "last": 30}
     assert again.evidence == sel.evidence and again.diagnosis == sel.diagnosis
     assert saved_selection(tiny_run, ("fqe",), FQEConfig(steps=31)) is None  # other FQE
+    assert saved_selection(tiny_run, ("fqe",), FQEConfig(steps=30, encoder="frozen")) is None
+    # A selection saved before FQE had its encoder setting did what "auto" does now (on this
+    # state run: train the encoder), so it is reused; a setting from elsewhere is not.
+    old = json.loads((tiny_run / "selection.json").read_text())
+    del old["fqe"]["encoder"]
+    (tiny_run / "selection.json").write_text(json.dumps(old))
+    assert saved_selection(tiny_run, ("fqe",), fqe).picks == {"fqe": sel.picks["fqe"]}
+    old["fqe"]["unknown_setting"] = 1
+    (tiny_run / "selection.json").write_text(json.dumps(old))
+    assert saved_selection(tiny_run, ("fqe",), fqe) is None
+    write_selection(sel, tiny_run / "selection.json")
     # Only FQE is reused: a free selector's saved pick (here one its rule would not make)
     # is computed afresh, so a rule changed since the file was written applies.
     stale = select_run(tiny_run, ("workflow", "fqe", "last"), fqe)
@@ -363,20 +375,22 @@ def test_fqe_estimates_no_return_could_have_are_flagged(tiny_run, monkeypatch):
 
     monkeypatch.setattr(cog.selection, "fqe_values", fake_fqe)
     sel = select_run(tiny_run, ("fqe", "last"), FQEConfig(steps=30))
-    assert sel.picks["fqe"] == 20  # the pick is unchanged: the warning is what says why not
-    warned = [d for d in sel.diagnosis if d.startswith("FQE did not converge")]
-    assert warned == ["FQE did not converge on 1 of 3 snapshots: estimates at steps "
-                      "20 (8.9e+05) lie outside [0, 100], the range any return of this data "
-                      "can take; its pick, step 20 (8.9e+05), is one of them; check the fqe "
-                      "pick against the others"]
-    # -4 is within the margin of 0 (10% of the range plus one unit): estimation noise
-    assert cog.selection.fqe_range_warning({10: -11.5, 20: 5.0}, [0.0, 100.0]) is not None
-    assert cog.selection.fqe_range_warning({10: -10.5, 20: 111.0}, [0.0, 100.0]) is None
-    # ... and a saved selection reused by the regret table says the same
-    write_selection(sel, tiny_run / "selection.json")
-    again = saved_selection(tiny_run, ("fqe", "last"), FQEConfig(steps=30))
-    assert again.fqe_range == [0.0, 100.0] and again.diagnosis == sel.diagnosis
-    (tiny_run / "selection.json").unlink()
+    try:  # the run is shared by the module: its fake FQE must not outlive this test
+        assert sel.picks["fqe"] == 20  # the pick is unchanged: the warning is what says why not
+        warned = [d for d in sel.diagnosis if d.startswith("FQE did not converge")]
+        assert warned == ["FQE did not converge on 1 of 3 snapshots: estimates at steps "
+                          "20 (8.9e+05) lie outside [0, 100], the range any return of this data "
+                          "can take; its pick, step 20 (8.9e+05), is one of them; check the fqe "
+                          "pick against the others"]
+        # -4 is within the margin of 0 (10% of the range plus one unit): estimation noise
+        assert cog.selection.fqe_range_warning({10: -11.5, 20: 5.0}, [0.0, 100.0]) is not None
+        assert cog.selection.fqe_range_warning({10: -10.5, 20: 111.0}, [0.0, 100.0]) is None
+        # ... and a saved selection reused by the regret table says the same
+        write_selection(sel, tiny_run / "selection.json")
+        again = saved_selection(tiny_run, ("fqe", "last"), FQEConfig(steps=30))
+        assert again.fqe_range == [0.0, 100.0] and again.diagnosis == sel.diagnosis
+    finally:
+        (tiny_run / "selection.json").unlink(missing_ok=True)
 
 
 def test_snapshots_carry_the_value_bound(tiny_run):
@@ -491,3 +505,53 @@ def test_initial_observations_are_each_episodes_first():
     torch.testing.assert_close(task_starts[:, :10], torch.as_tensor(task.states[[0, 5, 10]]))
     with pytest.raises(ValueError, match="no prior data"):
         ReplayBuffer(task, use_images=False).initial_obs("prior")
+
+
+def _reward_one_run(tmp_path, obs: str):
+    """A task-only run on data whose every reward is 1 and whose episodes never terminate."""
+    save_dataset(tmp_path / "task.h5", random_dataset(6, 5, image_size=8, seed=1))
+    run = tmp_path / f"run_{obs}"
+    net = ["--net", "fast"] if obs == "image" else []
+    assert main(["train", "--task", str(tmp_path / "task.h5"), "--obs", obs, *net,
+                 "--discount", "0.5", "--steps", "20", "--batch-size", "16",
+                 "--eval-every", "10", "--bc-warmup-steps", "5", "--threads", "1",
+                 "--no-progress", "--out", str(run)]) == 0
+    return run
+
+
+def test_fqe_on_frozen_image_features_finds_a_known_value(tmp_path):
+    """Every reward 1, no terminal: every policy's value is 1 / (1 - gamma) = 2 at gamma 0.5.
+    FQE finds it whether it trains its critic's encoder or fits only a Q head on the run's
+    last critic's features, which "auto" does for image runs (an image run's FQE would
+    otherwise cost hours on a CPU)."""
+    from cog.selection import fqe_values
+
+    run = _reward_one_run(tmp_path, "image")
+    values = {}
+    for encoder in ("train", "frozen"):
+        with torch_settings(1, False):  # as `cog select` runs it
+            values[encoder], value_range = fqe_values(
+                run, [20], FQEConfig(steps=300, batch_size=64, encoder=encoder))
+        assert value_range == (0.0, pytest.approx(2.0))
+        assert values[encoder][20] == pytest.approx(2.0, abs=0.1), encoder
+    assert values["train"] != values["frozen"]  # two encoders: two estimates
+    assert FQEConfig().resolved_encoder("image") == "frozen"
+    assert FQEConfig().resolved_encoder("state") == "train"
+    assert FQEConfig(encoder="train").resolved_encoder("image") == "train"
+    with pytest.raises(ValueError, match="FQE encoder 'fixed' is not one of auto, train"):
+        fqe_values(run, [20], FQEConfig(steps=1, encoder="fixed"))
+
+
+def test_fqe_with_a_frozen_encoder_is_the_trained_one_where_the_encoder_has_no_weights(
+        tmp_path):
+    """A state encoder only normalises, so the frozen features are the trained encoder's and
+    the two paths (precomputed rows against per-batch observations) must agree."""
+    from cog.selection import fqe_values
+
+    run = _reward_one_run(tmp_path, "state")
+    fqe = {"steps": 100, "batch_size": 64}
+    with torch_settings(1, False):
+        train, _ = fqe_values(run, [10, 20], FQEConfig(**fqe, encoder="train"))
+        frozen, _ = fqe_values(run, [10, 20], FQEConfig(**fqe, encoder="frozen"))
+    assert frozen == pytest.approx(train, rel=1e-5)
+    assert train[10] != train[20]  # two snapshots, two policies

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def add_parsers(subparsers) -> None:
     from cog.cli import progress_arg
-    from cog.selection import SELECTORS
+    from cog.selection import FQE_ENCODERS, SELECTORS
 
     p = subparsers.add_parser(
         "select", help="pick a checkpoint per run from its statistics alone (no simulator)",
@@ -20,6 +20,10 @@ def add_parsers(subparsers) -> None:
                    help=f"(default: all of {', '.join(SELECTORS)})")
     p.add_argument("--fqe-steps", type=int, default=3000,
                    help="FQE gradient steps per snapshot (3000)")
+    p.add_argument("--fqe-encoder", choices=FQE_ENCODERS, default="auto",
+                   help="train: FQE fits a whole fresh critic; frozen: only its Q head, on the "
+                   "run's last critic's features (minutes instead of hours for an image run "
+                   "on a CPU); auto (default): frozen for image runs, train for state runs")
     p.add_argument("--seed", type=int, default=0, help="FQE seed (0)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1: FQE's small networks run fastest on one)")
@@ -47,7 +51,8 @@ def run(args) -> int:
     for run_dir in args.runs:
         with torch_settings(args.threads, False):
             sel = select_run(run_dir, tuple(args.selectors),
-                             FQEConfig(steps=args.fqe_steps, seed=args.seed),
+                             FQEConfig(steps=args.fqe_steps, seed=args.seed,
+                                       encoder=args.fqe_encoder),
                              progress=show_progress(args))
         success = true_success(run_dir)
         print(report(sel, success))
