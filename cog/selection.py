@@ -290,7 +290,7 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
     the range any return of the run's data can take (``ReplayBuffer.value_range``)."""
     import torch
 
-    from cog.runs import load_run
+    from cog.runs import GreedyActor, load_run
     from cog.trainer import build_buffer, build_nets, load_datasets
 
     run_dir = Path(run_dir)
@@ -312,7 +312,7 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
         iterator = tqdm(steps, desc=f"FQE {run_dir.name}", unit="snapshot")
     for step in iterator:
         policy_nets, _, _ = load_run(run_dir, step)
-        act = _policy_actions(policy_nets)
+        act = GreedyActor(policy_nets).act  # the snapshot's deterministic action
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(fqe.seed)
             q_nets = build_nets(cfg, task.image_size, buffer.states.shape[1],
@@ -326,16 +326,6 @@ def fqe_values(run_dir: str | os.PathLike, steps: list[int], fqe: FQEConfig,
             inputs = _TrainedInputs(buffer, act)
         values[step] = _fit_q(q_nets, buffer, inputs, init_rows, cfg.discount, fqe)
     return values, buffer.value_range(cfg.discount)
-
-
-def _policy_actions(nets):
-    """The snapshot's deterministic action at a batch of observations."""
-    from cog.distributions import policy_action
-
-    def act(obs):
-        mean, log_std = nets.policy(obs)
-        return policy_action(mean, log_std, True, None)
-    return act
 
 
 def _over_rows(buffer, fn, chunk: int = 1024):
